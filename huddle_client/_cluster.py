@@ -1,0 +1,775 @@
+"""The thermal-rotation cluster: two rings of upstreams and the rules that move them.
+
+Sans-IO: nothing here opens a socket or awaits. Integrations ask "which upstream?"
+(:meth:`HuddleCluster.get_server` / :meth:`HuddleCluster.begin`) and report what happened
+(:meth:`HuddleCluster.report`); a rotation tick, run by a background thread, by the request
+path when no thread runs, or by the caller, ages evidence and moves servers between rings.
+
+The request path is O(1): picking is a round robin over the inner ring, and a report updates
+running sums and one EMA against a median baseline that only the tick recomputes. One plain
+lock guards the state; it is never held across a callback, an await or I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import Any
+
+from . import _validate
+from ._adaptive import AdaptiveThresholds
+from ._attempt import Attempt
+from ._events import INNER_TO_OUTER, OUTER_TO_INNER, Reason, RotationEvent
+from ._outcome import FailureKind
+from ._parse import parse_upstream, parse_upstreams
+from ._probe import Probe, ProbeRunner
+from ._temperature import anomaly, raw_score
+from ._upstream import Position, Upstream
+from .errors import NoUpstreamAvailable
+
+log = logging.getLogger("huddle_client")
+
+MetricsUpdater = Callable[[Upstream], None]
+RotationHook = Callable[[RotationEvent], None]
+
+
+class HuddleCluster:
+    """A self-organizing set of upstreams: hot servers rest, cool ones return.
+
+    Every option of the reference design keeps its name and default; the options after
+    ``on_rotation`` are ours (see the README for what each does).
+
+    Example::
+
+        cluster = create_cluster(["http://127.0.0.1:9001", "http://127.0.0.1:9002"])
+        with cluster:                      # starts the rotation thread
+            with cluster.get_server_context() as up:
+                call(up.url + "/users/1")  # latency recorded, exceptions count as errors
+    """
+
+    def __init__(
+        self,
+        heat_threshold: float = 0.55,
+        cool_threshold: float = 0.30,
+        min_inner_size: int = 2,
+        max_inner_size: int = 5,
+        rotation_cooldown_sec: float = 5.0,
+        min_outer_dwell_sec: float = 10.0,
+        ema_alpha: float = 0.60,
+        absolute_latency_floor_ms: float | None = None,
+        cold_start_sec: float = 0.0,
+        adaptive_thresholds: bool = False,
+        metrics_updater: MetricsUpdater | None = None,
+        on_rotation: RotationHook | None = None,
+        *,
+        rotation_interval_sec: float = 1.0,
+        latency_window: int = 10,
+        error_gain: float = 2.5,
+        evidence_ttl_sec: float = 30.0,
+        probe: Probe | None = None,
+        probe_interval_sec: float = 1.0,
+        probe_timeout_sec: float = 2.0,
+        trickle: bool | None = None,
+        auto_rotate: bool = True,
+        max_rotation_log: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        v = _validate
+        self.heat_threshold = v.number(
+            "heat_threshold", heat_threshold, low=0.0, high=1.0, low_open=True
+        )
+        self.cool_threshold = v.number("cool_threshold", cool_threshold, low=0.0, high=1.0)
+        if self.cool_threshold >= self.heat_threshold:
+            raise ValueError(
+                f"cool_threshold must be in [0, heat_threshold={self.heat_threshold}), got "
+                f"{cool_threshold!r}: the gap between the two prevents flapping"
+            )
+        self.min_inner_size = v.integer("min_inner_size", min_inner_size, low=1)
+        self.max_inner_size = v.integer("max_inner_size", max_inner_size, low=1)
+        if self.max_inner_size < self.min_inner_size:
+            raise ValueError(
+                f"max_inner_size must be in [min_inner_size={self.min_inner_size}, inf), "
+                f"got {max_inner_size!r}"
+            )
+        self.rotation_cooldown_sec = v.number(
+            "rotation_cooldown_sec", rotation_cooldown_sec, low=0.0
+        )
+        self.min_outer_dwell_sec = v.number("min_outer_dwell_sec", min_outer_dwell_sec, low=0.0)
+        self.ema_alpha = v.number("ema_alpha", ema_alpha, low=0.0, high=1.0, low_open=True)
+        self.absolute_latency_floor_ms = (
+            None
+            if absolute_latency_floor_ms is None
+            else v.number(
+                "absolute_latency_floor_ms", absolute_latency_floor_ms, low=0.0, low_open=True
+            )
+        )
+        self.cold_start_sec = v.number("cold_start_sec", cold_start_sec, low=0.0)
+        self.rotation_interval_sec = v.number(
+            "rotation_interval_sec", rotation_interval_sec, low=0.0, low_open=True
+        )
+        self.latency_window = v.integer("latency_window", latency_window, low=1, high=10_000)
+        self.error_gain = v.number("error_gain", error_gain, low=0.0)
+        self.evidence_ttl_sec = v.number(
+            "evidence_ttl_sec", evidence_ttl_sec, low=0.0, low_open=True
+        )
+        self.probe_interval_sec = v.number(
+            "probe_interval_sec", probe_interval_sec, low=0.0, low_open=True
+        )
+        self.probe_timeout_sec = v.number(
+            "probe_timeout_sec", probe_timeout_sec, low=0.0, low_open=True
+        )
+        max_log = v.integer("max_rotation_log", max_rotation_log, low=1)
+        for name, hook in (
+            ("metrics_updater", metrics_updater),
+            ("on_rotation", on_rotation),
+            ("probe", probe),
+        ):
+            if hook is not None and not callable(hook):
+                raise ValueError(f"{name} must be a callable or None, got {hook!r}")
+        if not callable(clock):
+            raise ValueError(f"clock must be a callable returning seconds, got {clock!r}")
+
+        self.probe = probe
+        self.trickle = (probe is None) if trickle is None else bool(trickle)
+        self.auto_rotate = bool(auto_rotate)
+        self.adaptive_thresholds = bool(adaptive_thresholds)
+        self._metrics_updater = metrics_updater
+        self._on_rotation = on_rotation
+        self._clock = clock
+        self._adaptive = (
+            AdaptiveThresholds(self.heat_threshold, self.cool_threshold)
+            if self.adaptive_thresholds
+            else None
+        )
+
+        self._lock = threading.Lock()
+        self._rotate_lock = threading.Lock()
+        self._servers: dict[str, Upstream] = {}
+        self._inner: list[Upstream] = []
+        self._outer: list[Upstream] = []
+        self._trickle: list[Upstream] = []
+        self._rr = 0
+        self._baseline = 0.0
+        self._cluster_p95 = 0.0
+        self._cycle_evictions = 0
+        self._cycle_cap = 1
+        now = clock()
+        self._last_tick = now
+        self._next_tick = now + self.rotation_interval_sec
+        self._log: deque[RotationEvent] = deque(maxlen=max_log)
+        self._pending: list[RotationEvent] = []
+        self._moves = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._prober: ProbeRunner | None = None
+
+    # -- membership ---------------------------------------------------------------------
+
+    def add_server(self, server: object, force_inner: bool = False) -> Upstream:
+        """Add an upstream (URL, reference tuple or :class:`Upstream`); return it.
+
+        It joins the inner ring at once when ``force_inner`` is set and there is room;
+        otherwise it waits in the outer ring and the next tick promotes it when there is
+        room. ``cold_start_sec`` keeps it resting that long either way.
+        """
+        up = parse_upstream(server, window=self.latency_window)
+        now = self._clock()
+        with self._lock:
+            if up.id in self._servers:
+                raise ValueError(f"add_server: an upstream with id {up.id!r} exists already")
+            self._servers[up.id] = up
+            if self.cold_start_sec > 0.0:
+                up.cold_until = now + self.cold_start_sec
+            if force_inner and up.cold_until <= now and len(self._inner) < self.max_inner_size:
+                self._place_inner(up, now)
+            else:
+                up.position = Position.OUTER
+                self._outer.append(up)
+        return up
+
+    def _place_inner(self, up: Upstream, now: float) -> None:
+        up.position = Position.INNER
+        up.inner_since = now
+        self._inner.append(up)
+        self._cycle_cap = max(1, len(self._inner) // 3)
+
+    def remove_server(self, server_id: str) -> bool:
+        """Remove an upstream from the cluster; False when there is no such id."""
+        with self._lock:
+            up = self._servers.pop(server_id, None)
+            if up is None:
+                return False
+            ring = self._inner if up.position is Position.INNER else self._outer
+            ring.remove(up)
+            if up in self._trickle:
+                self._trickle.remove(up)
+            self._refill(self._clock())
+        self._flush_events()
+        return True
+
+    def force_evict(self, server_id: str) -> bool:
+        """Move an inner upstream to the outer ring now (no cap, no cooldown)."""
+        with self._lock:
+            up = self._servers.get(server_id)
+            if up is None or up.position is not Position.INNER:
+                return False
+            now = self._clock()
+            self._move_out(up, Reason.MANUAL, now)
+            self._refill(now)
+        self._flush_events()
+        return True
+
+    def set_healthy(self, server: Upstream | str, healthy: bool) -> None:
+        """Mark an upstream healthy or not; an unhealthy inner upstream leaves at once."""
+        with self._lock:
+            up = self._resolve(server)
+            up.healthy = healthy
+            if not healthy and up.position is Position.INNER:
+                now = self._clock()
+                self._move_out(up, Reason.HEALTH_FAIL, now)
+                self._refill(now)
+        self._flush_events()
+
+    def _resolve(self, server: Upstream | str) -> Upstream:
+        key = server if isinstance(server, str) else server.id
+        up = self._servers.get(key)
+        if up is None:
+            raise KeyError(f"no upstream with id {key!r} in this cluster")
+        return up
+
+    # -- the request path ---------------------------------------------------------------
+
+    def get_server(self, exclude: Collection[Upstream] | None = None) -> Upstream:
+        """The next upstream to call: round robin over the inner ring.
+
+        ``exclude`` names upstreams not to return (the ones a retry already tried); when the
+        whole inner ring is excluded the coolest healthy resting upstream is used.
+        Raises :class:`NoUpstreamAvailable` when nothing is left.
+        """
+        with self._lock:
+            if exclude is None and not self._trickle:
+                inner = self._inner
+                if inner:
+                    i = self._rr
+                    self._rr = i + 1
+                    return inner[i % len(inner)]
+            return self._pick(exclude)
+
+    def begin(self, exclude: Collection[Upstream] | None = None) -> Attempt:
+        """Pick an upstream and count a call in flight to it; report through the Attempt."""
+        with self._lock:
+            up = self._pick(exclude)
+            up.in_flight += 1
+        return Attempt(self, up)
+
+    def _pick(self, exclude: Collection[Upstream] | None) -> Upstream:
+        if self._trickle and exclude is None:
+            return self._trickle.pop()
+        inner = self._inner
+        n = len(inner)
+        start = self._rr
+        self._rr = start + 1
+        for k in range(n):
+            up = inner[(start + k) % n]
+            if not exclude or up not in exclude:
+                return up
+        # Emergency fallback: the coolest server anywhere, healthy ones first.
+        rest = [u for u in self._servers.values() if not exclude or u not in exclude]
+        if not rest:
+            if not self._servers:
+                raise NoUpstreamAvailable("the cluster has no upstreams")
+            raise NoUpstreamAvailable("every upstream was excluded")
+        return min(rest, key=lambda u: (not u.healthy, u.temperature))
+
+    def record_latency(self, server: Upstream, latency_ms: float) -> None:
+        """Record one successful call's latency (the reference's feedback call)."""
+        self.report(server, latency_ms)
+
+    def report(
+        self,
+        server: Upstream,
+        latency_ms: float | None = None,
+        *,
+        status: int | None = None,
+        failure: FailureKind | None = None,
+    ) -> None:
+        """Record the outcome of one call to ``server``.
+
+        - ``failure`` set: the call failed that way. A refused or timed-out connection takes
+          the server out of the inner ring at once; other failures count as errors.
+        - ``status`` of 500 or more: an error. Its latency only counts when it is above the
+          server's average, so failing fast never makes a server look fast.
+        - otherwise: a success with ``latency_ms``.
+        """
+        self._report(server, latency_ms, status, failure, False)
+
+    def _release(self, server: Upstream, duration_ms: float) -> None:
+        with self._lock:
+            if server.in_flight > 0:
+                server.in_flight -= 1
+            server.duration_ms = duration_ms
+
+    def _report(
+        self,
+        up: Upstream,
+        latency_ms: float | None,
+        status: int | None,
+        failure: FailureKind | None,
+        probe: bool,
+    ) -> None:
+        now = self._clock()
+        lat = -1.0 if latency_ms is None or latency_ms < 0.0 else float(latency_ms)
+        with self._lock:
+            if up.id not in self._servers:
+                return
+            up.requests += 1
+            up.last_evidence = now
+            if failure is not None:
+                is_error = True
+                up.failures += 1
+                if not failure.measures_latency:
+                    lat = -1.0
+            elif status is not None and status >= 500:
+                is_error = True
+                up.failures += 1
+                if lat <= up.avg_latency_ms:
+                    lat = -1.0
+            else:
+                is_error = False
+                if not up.healthy:
+                    up.healthy = True
+            up.add_sample(lat, is_error)
+            self._heat(up)
+            if failure is not None and failure.proves_down:
+                up.healthy = False
+                if up.position is Position.INNER:
+                    self._move_out(up, Reason.CONNECT_FAILED, now)
+                    self._refill(now)
+            elif probe and is_error:
+                up.healthy = False
+            elif up.position is Position.INNER:
+                self._maybe_evict_hot(up, now)
+            due = self.auto_rotate and self._thread is None and now >= self._next_tick
+        if self._pending:
+            self._flush_events()
+        if due:
+            self.rotate()
+
+    def _heat(self, up: Upstream) -> None:
+        baseline = self._baseline
+        if baseline <= 0.0:
+            baseline = self._baseline = self._median_inner_latency()
+        score = anomaly(up.lat_sum / up.lat_n if up.lat_n else 0.0, baseline)
+        up.anomaly = score
+        raw = raw_score(
+            score,
+            up.cpu_usage,
+            up.connections,
+            up.memory_usage,
+            up.err_n / up.n if up.n else 0.0,
+            self.error_gain,
+        )
+        a = self.ema_alpha
+        up.temperature = a * raw + (1.0 - a) * up.temperature
+
+    def _median_inner_latency(self) -> float:
+        avgs = [u.lat_sum / u.lat_n for u in self._inner if u.lat_n]
+        return statistics.median(avgs) if avgs else 0.0
+
+    def _is_hot(self, up: Upstream) -> Reason | None:
+        floor = self.absolute_latency_floor_ms
+        if floor is not None and up.lat_n and up.lat_sum / up.lat_n > floor:
+            return Reason.ABSOLUTE_LATENCY
+        if up.temperature >= min(1.0, self.heat_threshold * up.weight):
+            return Reason.OVERHEATED
+        return None
+
+    def _maybe_evict_hot(self, up: Upstream, now: float) -> bool:
+        reason = self._is_hot(up)
+        if reason is None:
+            return False
+        if now - up.last_moved < self.rotation_cooldown_sec:
+            return False
+        if self._cycle_evictions >= self._cycle_cap or len(self._inner) <= self.min_inner_size:
+            return False
+        self._cycle_evictions += 1
+        self._move_out(up, reason, now)
+        return True
+
+    # -- moves --------------------------------------------------------------------------
+
+    def _move_out(self, up: Upstream, reason: Reason, now: float) -> None:
+        self._inner.remove(up)
+        self._outer.append(up)
+        up.position = Position.OUTER
+        up.inner_time += now - up.inner_since
+        up.last_moved = now
+        up.rotation_count += 1
+        up.consecutive_ejections += 1
+        if reason is Reason.ABSOLUTE_LATENCY:
+            # Without this a floor breach would cool below cool_threshold and come straight
+            # back: the relative score alone says nothing is wrong.
+            up.temperature = max(up.temperature, 0.8)
+        self._record_event(up, INNER_TO_OUTER, reason)
+
+    def _move_in(self, up: Upstream, reason: Reason, now: float) -> None:
+        self._outer.remove(up)
+        if up in self._trickle:
+            self._trickle.remove(up)
+        up.position = Position.INNER
+        up.inner_since = now
+        up.last_moved = now
+        up.rotation_count += 1
+        up.consecutive_ejections = 0
+        self._inner.append(up)
+        self._record_event(up, OUTER_TO_INNER, reason)
+
+    def _record_event(self, up: Upstream, direction: str, reason: Reason) -> None:
+        self._moves += 1
+        event = RotationEvent(time.time(), up.id, direction, reason.value, up.temperature)
+        self._log.append(event)
+        self._pending.append(event)
+        log.info("%s %s (%s, temperature %.3f)", up.id, direction, reason.value, up.temperature)
+
+    def _refill(self, now: float) -> None:
+        """Emergency fallback: keep the inner ring at min_inner_size with healthy servers."""
+        while len(self._inner) < self.min_inner_size:
+            ready = [u for u in self._outer if u.healthy and u.cold_until <= now]
+            if not ready:
+                return
+            self._move_in(min(ready, key=lambda u: u.temperature), Reason.REFILL, now)
+
+    def _flush_events(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+        hook = self._on_rotation
+        if hook is None:
+            return
+        for event in events:
+            try:
+                hook(event)
+            except Exception:
+                log.exception("on_rotation hook failed for %s", event)
+
+    # -- the rotation tick --------------------------------------------------------------
+
+    def rotate(self) -> bool:
+        """Run one rotation cycle now; True when any upstream moved.
+
+        Ages stale evidence, refreshes the median baseline, then evicts hot inner servers
+        (at most max(1, |inner| // 3) per cycle, never below min_inner_size, not within
+        rotation_cooldown_sec of their last move), evicts unhealthy ones, promotes cooled
+        resting ones, and schedules recovery probes or trickle requests.
+        """
+        if not self._rotate_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._metrics_updater is not None:
+                self._run_metrics_updater()
+            with self._lock:
+                moved = self._tick(self._clock())
+            self._flush_events()
+            return moved
+        finally:
+            self._rotate_lock.release()
+
+    def _run_metrics_updater(self) -> None:
+        assert self._metrics_updater is not None
+        for up in self.all_servers():
+            try:
+                self._metrics_updater(up)
+            except Exception:
+                log.exception("metrics_updater failed for %s", up.id)
+
+    def _tick(self, now: float) -> bool:
+        since = self._last_tick
+        self._last_tick = now
+        self._next_tick = now + self.rotation_interval_sec
+        moves_before = self._moves
+
+        for up in self._servers.values():
+            if up.n and now - up.last_evidence > self.evidence_ttl_sec:
+                up.clear_evidence()
+            else:
+                up.resum()
+        self._baseline = self._median_inner_latency()
+        for up in self._servers.values():
+            if up.last_evidence < since:
+                self._heat(up)
+        self._adapt_thresholds(now)
+
+        self._cycle_evictions = 0
+        self._cycle_cap = max(1, len(self._inner) // 3)
+        for up in sorted(self._inner, key=lambda u: -u.temperature):
+            if not up.healthy:
+                self._move_out(up, Reason.HEALTH_FAIL, now)
+            else:
+                self._maybe_evict_hot(up, now)
+        self._promote(now)
+        self._refill(now)
+        self._schedule_recovery(now)
+        return self._moves != moves_before
+
+    def _adapt_thresholds(self, now: float) -> None:
+        samples = sorted(x for u in self._inner for x in u.latencies())
+        self._cluster_p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)] if samples else 0.0
+        if self._adaptive is not None:
+            self.heat_threshold, self.cool_threshold = self._adaptive.observe(
+                self._cluster_p95, now
+            )
+
+    def _promote(self, now: float) -> None:
+        while len(self._inner) < self.max_inner_size:
+            ready = [
+                u
+                for u in self._outer
+                if u.healthy
+                and u.cold_until <= now
+                and now - u.last_moved >= self.min_outer_dwell_sec
+                and u.temperature <= self.cool_threshold
+            ]
+            if not ready:
+                return
+            self._move_in(min(ready, key=lambda u: u.temperature), Reason.COOLED, now)
+
+    def _schedule_recovery(self, now: float) -> None:
+        """Resting servers need fresh evidence to cool: probe them, or trickle real calls."""
+        self._trickle.clear()
+        for up in self._outer:
+            if now - up.last_evidence < self.probe_interval_sec:
+                continue
+            if self.probe is not None:
+                up.probe_due = True
+            elif self.trickle and now - up.last_moved >= self.min_outer_dwell_sec:
+                self._trickle.append(up)
+
+    # -- probes -------------------------------------------------------------------------
+
+    def take_due_probes(self) -> list[Upstream]:
+        """Resting upstreams due for a recovery probe (each returned once per schedule)."""
+        with self._lock:
+            due = [u for u in self._outer if u.probe_due]
+            for u in due:
+                u.probe_due = False
+        return due
+
+    def record_probe(self, server: Upstream, ok: bool, latency_ms: float | None = None) -> None:
+        """Record a recovery probe: a pass is a fresh success, a failure marks it unhealthy."""
+        if ok:
+            self._report(server, latency_ms, None, None, True)
+        else:
+            self._report(server, latency_ms, None, FailureKind.OTHER, True)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self, rotation_interval_sec: float | None = None) -> None:
+        """Start the background rotation thread (and the probe runner, if a probe is set)."""
+        if rotation_interval_sec is not None:
+            self.rotation_interval_sec = _validate.number(
+                "rotation_interval_sec", rotation_interval_sec, low=0.0, low_open=True
+            )
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="huddle-rotation", daemon=True)
+        self._thread.start()
+        if self.probe is not None:
+            self._prober = ProbeRunner(self, self.probe, self.probe_timeout_sec)
+            self._prober.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background threads and wait for them (up to ``timeout`` seconds)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        prober, self._prober = self._prober, None
+        if prober is not None:
+            prober.stop(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while the background rotation thread runs."""
+        return self._thread is not None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.rotation_interval_sec):
+            try:
+                self.rotate()
+            except Exception:
+                log.exception("rotation cycle failed")
+
+    def __enter__(self) -> HuddleCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> HuddleCluster:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @contextlib.contextmanager
+    def get_server_context(self) -> Iterator[Upstream]:
+        """Pick an upstream, time the block, record the outcome; an exception is an error."""
+        attempt = self.begin()
+        try:
+            yield attempt.upstream
+        except BaseException:
+            attempt.failed(FailureKind.OTHER)
+            raise
+        attempt.succeeded()
+
+    # -- observation --------------------------------------------------------------------
+
+    def all_servers(self) -> list[Upstream]:
+        """Every upstream, inner ring first."""
+        with self._lock:
+            return self._inner + self._outer
+
+    def inner_servers(self) -> list[Upstream]:
+        """The active upstreams, in round-robin order."""
+        with self._lock:
+            return list(self._inner)
+
+    def outer_servers(self) -> list[Upstream]:
+        """The resting upstreams, coolest first."""
+        with self._lock:
+            return sorted(self._outer, key=lambda u: u.temperature)
+
+    def server(self, server_id: str) -> Upstream:
+        """The upstream with this id (KeyError when there is none)."""
+        with self._lock:
+            return self._resolve(server_id)
+
+    @property
+    def rotation_log(self) -> list[RotationEvent]:
+        """The most recent rotation events, oldest first (bounded by max_rotation_log)."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def baseline_ms(self) -> float:
+        """The median of the inner ring's average latencies, as of the last tick."""
+        return self._baseline
+
+    @property
+    def cluster_p95_ms(self) -> float:
+        """The P95 over the inner ring's latency windows, as of the last tick."""
+        return self._cluster_p95
+
+    def fairness_score(self) -> float:
+        """Gini coefficient of the inner ring's duty time: 0 is perfectly even."""
+        now = self._clock()
+        with self._lock:
+            duty = [u.inner_time + (now - u.inner_since) for u in self._inner]
+        return gini(duty)
+
+    def health_report(self) -> dict[str, Any]:
+        """A JSON-ready snapshot of both rings, the thresholds and recent rotations."""
+        now = self._clock()
+        with self._lock:
+            inner = [self._describe(u, now) for u in self._inner]
+            outer = [self._describe(u, now) for u in sorted(self._outer, key=_temp)]
+            recent = list(self._log)[-10:]
+        fairness = self.fairness_score()
+        return {
+            "status": "degraded" if len(inner) < self.min_inner_size else "healthy",
+            "inner_ring": inner,
+            "outer_ring": outer,
+            "inner_count": len(inner),
+            "outer_count": len(outer),
+            "total_servers": len(inner) + len(outer),
+            "heat_threshold": self.heat_threshold,
+            "cool_threshold": self.cool_threshold,
+            "baseline_ms": round(self._baseline, 3),
+            "cluster_p95_ms": round(self._cluster_p95, 3),
+            "fairness_score": round(fairness, 4),
+            "recent_rotations": [
+                {
+                    "server_id": e.server_id,
+                    "direction": e.direction,
+                    "reason": e.reason,
+                    "temperature": round(e.temperature, 4),
+                    "timestamp": e.timestamp,
+                }
+                for e in recent
+            ],
+        }
+
+    def _describe(self, up: Upstream, now: float) -> dict[str, Any]:
+        return {
+            "id": up.id,
+            "url": up.url,
+            "weight": up.weight,
+            "temp": round(up.temperature, 4),
+            "avg_latency_ms": round(up.avg_latency_ms, 3),
+            "anomaly_score": round(up.anomaly, 4),
+            "error_rate": round(up.error_rate, 4),
+            "healthy": up.healthy,
+            "in_flight": up.in_flight,
+            "requests": up.requests,
+            "failures": up.failures,
+            "rotations": up.rotation_count,
+            "cold_start": up.cold_until > now,
+        }
+
+    def prometheus_metrics(self) -> str:
+        """The cluster's metrics in Prometheus text format (needs prometheus-client)."""
+        from .metrics import render_metrics
+
+        return render_metrics(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"HuddleCluster(inner={len(self._inner)}, outer={len(self._outer)}, "
+            f"running={self.running})"
+        )
+
+
+def _temp(up: Upstream) -> float:
+    return up.temperature
+
+
+def gini(values: Iterable[float]) -> float:
+    """Gini coefficient of non-negative values (0 when fewer than two or all zero)."""
+    xs = sorted(values)
+    n = len(xs)
+    total = sum(xs)
+    if n < 2 or total <= 0.0:
+        return 0.0
+    weighted = sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(xs))
+    return weighted / (n * total)
+
+
+def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster:
+    """Build a cluster from URLs or reference tuples; the first max_inner_size are active.
+
+    Example::
+
+        cluster = create_cluster(
+            ["http://10.0.0.1:8080", "http://10.0.0.2:8080", "http://10.0.0.3:8080/api"],
+            heat_threshold=0.6,
+        )
+    """
+    cluster = HuddleCluster(**options)
+    parsed = parse_upstreams(upstreams, window=cluster.latency_window)
+    now = cluster._clock()
+    with cluster._lock:
+        for up in parsed:
+            cluster._servers[up.id] = up
+            if len(cluster._inner) < cluster.max_inner_size:
+                cluster._place_inner(up, now)
+            else:
+                cluster._outer.append(up)
+    return cluster

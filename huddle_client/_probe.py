@@ -1,0 +1,102 @@
+"""Recovery probes: fresh evidence for resting upstreams.
+
+The reference never sent anything to an evicted server, so its evidence froze and it never
+cooled. With a probe configured, the rotation tick marks resting upstreams as due, and this
+runner calls the probe for each in a small thread pool, with a timeout, and records the
+result. A probe is any callable taking an :class:`Upstream` and returning a truthy value for
+"healthy"; it may be a coroutine function, in which case the runner drives it on an event
+loop of its own (it never touches the caller's loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from ._upstream import Upstream
+
+if TYPE_CHECKING:
+    from ._cluster import HuddleCluster
+
+log = logging.getLogger("huddle_client")
+
+Probe = Callable[[Upstream], object | Awaitable[object]]
+
+
+class ProbeRunner:
+    """Runs due probes for one cluster on a background thread."""
+
+    def __init__(self, cluster: HuddleCluster, probe: Probe, timeout_sec: float) -> None:
+        self._cluster = cluster
+        self._probe = probe
+        self._timeout = timeout_sec
+        self._stop = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="huddle-probe")
+        self._thread = threading.Thread(target=self._run, name="huddle-prober", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._loop_lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self) -> None:
+        interval = min(self._cluster.probe_interval_sec, self._cluster.rotation_interval_sec)
+        while not self._stop.wait(interval / 2.0):
+            for up in self._cluster.take_due_probes():
+                if self._stop.is_set():
+                    return
+                try:
+                    self._pool.submit(self.probe_once, up)
+                except RuntimeError:
+                    return
+
+    def probe_once(self, up: Upstream) -> bool:
+        """Probe one upstream now, record the result and return it."""
+        started = time.perf_counter()
+        try:
+            result = self._probe(up)
+            if inspect.isawaitable(result):
+                result = self._await(result)
+            ok = bool(result)
+        except Exception as exc:
+            log.debug("probe of %s failed: %r", up.id, exc)
+            ok = False
+        elapsed = (time.perf_counter() - started) * 1000.0
+        if elapsed > self._timeout * 1000.0:
+            ok = False
+        self._cluster.record_probe(up, ok, elapsed)
+        return ok
+
+    def _await(self, awaitable: Awaitable[object]) -> object:
+        future = asyncio.run_coroutine_threadsafe(_wrap(awaitable), self._event_loop())
+        return future.result(self._timeout)
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                runner = threading.Thread(
+                    target=loop.run_forever, name="huddle-probe-loop", daemon=True
+                )
+                runner.start()
+                self._loop = loop
+            return self._loop
+
+
+async def _wrap(awaitable: Awaitable[object]) -> object:
+    return await awaitable
