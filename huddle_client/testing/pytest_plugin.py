@@ -1,0 +1,1 @@
+"""pytest plugin of huddle_client (registered through the ``pytest11`` entry point)."""
