@@ -9,22 +9,29 @@ from __future__ import annotations
 from ._attempt import Attempt
 from ._cluster import HuddleCluster, create_cluster
 from ._events import Reason, RotationEvent
+from ._failover import FailoverRun
 from ._outcome import FailureKind
+from ._retry import IDEMPOTENT_METHODS, FailoverPolicy, RetryBudget, is_idempotent
 from ._upstream import Position, Server, Upstream
 from .errors import HuddleError, NoUpstreamAvailable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "Attempt",
+    "FailoverPolicy",
+    "FailoverRun",
     "FailureKind",
     "HuddleCluster",
     "HuddleError",
     "NoUpstreamAvailable",
     "Position",
     "Reason",
+    "RetryBudget",
     "RotationEvent",
     "Server",
     "Upstream",
     "create_cluster",
+    "is_idempotent",
 ]
