@@ -11,6 +11,11 @@ import enum
 import math
 from array import array
 
+from ._temperature import CONN_SCALE, W_ANOMALY, W_CONN, W_CPU, W_ERR, W_MEM
+
+#: Shared "never" timestamp: one float object for every upstream.
+NEVER = -math.inf
+
 
 class Position(enum.Enum):
     """Which ring an upstream is in."""
@@ -35,10 +40,9 @@ class Upstream:
 
     __slots__ = (
         "__weakref__",
-        "_errs",
+        "_errbits",
         "_idx",
         "_lat",
-        "_window",
         "active_connections",
         "anomaly",
         "base_path",
@@ -47,6 +51,7 @@ class Upstream:
         "cpu_usage",
         "duration_ms",
         "err_n",
+        "failures",
         "healthy",
         "host",
         "id",
@@ -63,7 +68,6 @@ class Upstream:
         "position",
         "probe_due",
         "requests",
-        "failures",
         "rotation_count",
         "scheme",
         "temperature",
@@ -97,9 +101,9 @@ class Upstream:
         self.cpu_usage = 0.0
         self.memory_usage = 0.0
         #: Monotonic time of the last move between rings; placement is not a move.
-        self.last_moved = -math.inf
-        self.last_evidence = -math.inf
-        self.cold_until = -math.inf
+        self.last_moved = NEVER
+        self.last_evidence = NEVER
+        self.cold_until = NEVER
         self.inner_since = 0.0
         self.inner_time = 0.0
         self.rotation_count = 0
@@ -107,10 +111,13 @@ class Upstream:
         self.probe_due = False
         self.requests = 0
         self.failures = 0
+        #: Duration of the last finished call, body included (time to headers is the
+        #: latency sample).
         self.duration_ms = 0.0
-        self._window = window
-        self._lat = array("d", [-1.0]) * window
-        self._errs = bytearray(window)
+        # The window: float32 latencies (-1 = this outcome had none) and one error bit per
+        # slot, oldest overwritten first. float32 keeps 20 upstreams in a few KB.
+        self._lat = array("f", [-1.0]) * window
+        self._errbits = 0
         self._idx = 0
         self.n = 0
         self.lat_n = 0
@@ -122,6 +129,11 @@ class Upstream:
         """The upstream's origin and base path, e.g. ``http://10.0.0.1:8080/api``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}{self.base_path}"
+
+    @property
+    def window(self) -> int:
+        """How many recent outcomes the evidence window holds."""
+        return len(self._lat)
 
     @property
     def avg_latency_ms(self) -> float:
@@ -139,26 +151,73 @@ class Upstream:
         ac = self.active_connections
         return self.in_flight if ac is None else ac
 
-    def add_sample(self, latency_ms: float, is_error: bool) -> None:
-        """Push one outcome into the window; ``latency_ms < 0`` means "no latency"."""
-        i = self._idx
-        lat = self._lat
-        old = lat[i]
-        if old >= 0.0:
-            self.lat_sum -= old
-            self.lat_n -= 1
-        if self.n == self._window:
-            self.err_n -= self._errs[i]
-        else:
-            self.n += 1
-        lat[i] = latency_ms
-        if latency_ms >= 0.0:
-            self.lat_sum += latency_ms
-            self.lat_n += 1
-        self._errs[i] = is_error
-        self.err_n += is_error
-        i += 1
-        self._idx = 0 if i == self._window else i
+    def observe(
+        self,
+        latency_ms: float,
+        is_error: bool,
+        baseline_ms: float,
+        alpha: float,
+        gain: float,
+        sample: bool = True,
+    ) -> float:
+        """Push one outcome into the window, fold the evidence into the temperature.
+
+        ``latency_ms < 0`` means the outcome carries no latency; ``sample=False`` only
+        refreshes the temperature (the tick does that for idle upstreams). One EMA step:
+        raw = 0.70 anomaly + 0.10 cpu + 0.10 conn + 0.05 mem + 0.05 err, and at least
+        ``gain`` x err; anomaly = clamp((avg / baseline - 1) / 2, 0, 1). One method, so the
+        request path makes a single call. Returns the new temperature.
+        """
+        if sample:
+            i = self._idx
+            lat = self._lat
+            old = lat[i]
+            if old >= 0.0:
+                self.lat_sum -= old
+                self.lat_n -= 1
+            bit = 1 << i
+            if self.n == len(lat):
+                if self._errbits & bit:
+                    self.err_n -= 1
+            else:
+                self.n += 1
+            if latency_ms >= 0.0:
+                lat[i] = latency_ms
+                self.lat_sum += lat[i]  # the stored float32 value, so the sum stays exact
+                self.lat_n += 1
+            else:
+                lat[i] = -1.0
+            if is_error:
+                self._errbits |= bit
+                self.err_n += 1
+            elif self._errbits & bit:
+                self._errbits &= ~bit
+            i += 1
+            self._idx = 0 if i == len(lat) else i
+        lat_n = self.lat_n
+        score = 0.0
+        if lat_n and baseline_ms > 0.0:
+            score = (self.lat_sum / lat_n / baseline_ms - 1.0) / 2.0
+            score = 0.0 if score < 0.0 else (1.0 if score > 1.0 else score)
+        self.anomaly = score
+        n = self.n
+        err = self.err_n / n if n else 0.0
+        ac = self.active_connections
+        conn = (self.in_flight if ac is None else ac) / CONN_SCALE
+        raw = (
+            W_ANOMALY * score
+            + W_CPU * self.cpu_usage
+            + W_CONN * (1.0 if conn > 1.0 else conn)
+            + W_MEM * self.memory_usage
+            + W_ERR * err
+        )
+        floor = gain * err
+        if floor > raw:
+            raw = floor
+        raw = 0.0 if raw < 0.0 else (1.0 if raw > 1.0 else raw)
+        t = alpha * raw + (1.0 - alpha) * self.temperature
+        self.temperature = t
+        return t
 
     def latencies(self) -> list[float]:
         """The latencies in the window (unordered); for ticks and reports, not hot paths."""
@@ -172,9 +231,9 @@ class Upstream:
 
     def clear_evidence(self) -> None:
         """Forget every sample: the evidence has gone stale."""
-        for i in range(self._window):
+        for i in range(len(self._lat)):
             self._lat[i] = -1.0
-            self._errs[i] = 0
+        self._errbits = 0
         self._idx = self.n = self.lat_n = self.err_n = 0
         self.lat_sum = 0.0
         self.anomaly = 0.0
