@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from ._app import stream_payload
 from ._behaviour import Behaviour
+from ._factory import FleetFactory
 from ._fleet import FleetServer, UpstreamFleet
 from ._schedule import FleetEvent, FleetSchedule
 
 __all__ = [
     "Behaviour",
     "FleetEvent",
+    "FleetFactory",
     "FleetSchedule",
     "FleetServer",
     "UpstreamFleet",

@@ -258,7 +258,10 @@ class UpstreamFleet:
     # -- fleet-wide control ----------------------------------------------------------------
 
     def reset(self) -> None:
-        """Cancel schedules, put every server back to normal and listening, zero the counts."""
+        """Cancel schedules, put every server back to normal and listening, zero the counts.
+
+        With a seed, the random generators restart too, so each test replays the same draws.
+        """
         for schedule in list(self._schedules):
             schedule.cancel()
         self._schedules.clear()
@@ -393,6 +396,7 @@ class UpstreamFleet:
         for server in self._servers:
             await self._switch(server, NORMAL)
             server.reset_counts()
+            server._state.reseed()
 
     async def _close_all(self) -> None:
         for server in self._servers:
@@ -427,7 +431,9 @@ async def _bind(port: int) -> socket.socket:
     life linger in TIME_WAIT; a short bounded retry covers the moment the kernel needs.
     """
     for attempt in range(_BIND_ATTEMPTS):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are
+        # TCP, and without it uvicorn's separate header and body writes meet delayed ACKs (40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))

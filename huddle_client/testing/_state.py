@@ -23,13 +23,21 @@ class ServerState:
         self.base_latency_ms = base_latency_ms
         self.jitter_ms = jitter_ms
         self.behaviour: Behaviour = NORMAL
+        self.seed = seed
         # Two generators, so how often jitter is drawn never shifts which requests flaky fails.
-        self._jitter_rng = random.Random(None if seed is None else f"{seed}:{name}:jitter")
-        self._fault_rng = random.Random(None if seed is None else f"{seed}:{name}:fault")
+        self._jitter_rng = random.Random()
+        self._fault_rng = random.Random()
+        self.reseed()
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._sleepers: set[asyncio.Future[bool]] = set()
         self._hung: set[asyncio.Future[bool]] = set()
+
+    def reseed(self) -> None:
+        """Restart both generators from the seed, so each test of a reused fleet replays."""
+        if self.seed is not None:
+            self._jitter_rng.seed(f"{self.seed}:{self.name}:jitter")
+            self._fault_rng.seed(f"{self.seed}:{self.name}:fault")
 
     def count(self, method: str, path: str) -> None:
         with self._lock:
