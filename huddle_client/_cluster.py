@@ -78,6 +78,7 @@ class HuddleCluster:
         "_stop",
         "_thread",
         "_trickle",
+        "_warming",
         "absolute_latency_floor_ms",
         "adaptive_thresholds",
         "auto_rotate",
@@ -202,6 +203,7 @@ class HuddleCluster:
         self._trickle: list[Upstream] = []
         self._rr = 0
         self._baseline = 0.0
+        self._warming = True
         self._cluster_p95 = 0.0
         self._cycle_evictions = 0
         self._cycle_cap = 1
@@ -392,8 +394,8 @@ class HuddleCluster:
                 is_error = False
                 up.healthy = True
             baseline = self._baseline
-            if baseline <= 0.0:
-                baseline = self._baseline = self._median_inner_latency()
+            if self._warming:
+                baseline = self._warm_baseline()
             temperature = up.observe(lat, is_error, baseline, self.ema_alpha, self.error_gain)
             if failure is not None and failure.proves_down:
                 up.healthy = False
@@ -421,14 +423,18 @@ class HuddleCluster:
     record_latency = _report
 
     def _heat(self, up: Upstream) -> None:
-        baseline = self._baseline
-        if baseline <= 0.0:
-            baseline = self._baseline = self._median_inner_latency()
-        up.observe(-1.0, False, baseline, self.ema_alpha, self.error_gain, False)
+        up.observe(-1.0, False, self._baseline, self.ema_alpha, self.error_gain, False)
 
-    def _median_inner_latency(self) -> float:
+    def _warm_baseline(self) -> float:
+        """The median, recomputed per report only until every inner server has a sample.
+
+        Without this the first server to report would set the baseline alone until the
+        first tick, and a slow one would be judged against itself.
+        """
         avgs = [u.lat_sum / u.lat_n for u in self._inner if u.lat_n]
-        return statistics.median(avgs) if avgs else 0.0
+        self._baseline = statistics.median(avgs) if avgs else 0.0
+        self._warming = len(avgs) < len(self._inner)
+        return self._baseline
 
     def _is_hot(self, up: Upstream) -> Reason | None:
         floor = self.absolute_latency_floor_ms
@@ -546,7 +552,7 @@ class HuddleCluster:
                 up.clear_evidence()
             else:
                 up.resum()
-        self._baseline = self._median_inner_latency()
+        self._warm_baseline()
         for up in self._servers.values():
             if up.last_evidence < since:
                 self._heat(up)

@@ -9,6 +9,7 @@ the upstreams (a retry storm). The integrations only translate their exceptions 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,8 +34,8 @@ class RetryBudget:
 
     Each request deposits ``ratio`` of a token; each retry withdraws a whole one. On top,
     ``min_per_sec`` retries are allowed every second whatever the traffic, so a client that
-    sends one request a minute can still fail over. Deposits expire after ``ttl_sec``, so a
-    burst of retries cannot be paid for by traffic from long ago.
+    sends one request a minute can still fail over. Deposits fade with a time constant of
+    ``ttl_sec``, so a burst of retries cannot be paid for by traffic from long ago.
 
     Example::
 
@@ -57,6 +58,7 @@ class RetryBudget:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens = 0.0
+        self._updated = clock()
         self._floor = self.min_per_sec
         self._floor_second = int(clock())
         self.retries = 0
@@ -64,9 +66,18 @@ class RetryBudget:
 
     def deposit(self) -> None:
         """Count one original request."""
+        now = self._clock()
         with self._lock:
-            cap = self.ratio * self.ttl_sec * max(1.0, self.min_per_sec)
-            self._tokens = min(self._tokens + self.ratio, max(cap, 1.0))
+            self._decay(now)
+            self._tokens += self.ratio
+
+    def _decay(self, now: float) -> None:
+        # Deposits fade with time constant ttl_sec: a steady rate r keeps about
+        # r * ratio * ttl_sec tokens, and old traffic cannot pay for a new burst.
+        elapsed = now - self._updated
+        if elapsed > 0.0:
+            self._tokens *= math.exp(-elapsed / self.ttl_sec)
+            self._updated = now
 
     def try_spend(self) -> bool:
         """Take one retry from the budget; False when it is exhausted."""
@@ -76,9 +87,10 @@ class RetryBudget:
             if second != self._floor_second:
                 self._floor_second = second
                 self._floor = self.min_per_sec
+            self._decay(now)
             if self._floor >= 1.0:
                 self._floor -= 1.0
-            elif self._tokens >= 1.0:
+            elif self._tokens >= 1.0 - 1e-9:
                 self._tokens -= 1.0
             else:
                 self.refused += 1
