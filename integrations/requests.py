@@ -158,15 +158,24 @@ class HuddleAdapter(HTTPAdapter):
             body_replayable=_replayable(request.body),
             enabled=self.failover,
         )
+        # A retryable answer (a 503, say) is kept until a better one arrives: if no other
+        # upstream can be tried after all, the caller gets it rather than an exception.
+        held: requests.Response | None = None
+        error: BaseException | None = None
+        failure: FailureKind | None = None
         while True:
             try:
                 attempt = run.next_attempt()
             except NoUpstreamAvailable as exc:
-                raise NoUpstreamError(
-                    _no_upstream_message(method, request, run, "every upstream was tried"),
-                    tried=run.tried_ids(),
-                    request=request,
-                ) from exc
+                if held is not None:
+                    return held
+                if error is None:
+                    raise NoUpstreamError(
+                        _no_upstream_message(method, request, run, "the cluster has none"),
+                        tried=run.tried_ids(),
+                        request=request,
+                    ) from exc
+                break
             try:
                 response = super().send(
                     self._upstream_request(request, attempt.upstream),
@@ -180,23 +189,31 @@ class HuddleAdapter(HTTPAdapter):
                 failure = classify(exc)
                 if failure is None:
                     attempt.cancel()
+                    _close(held)
                     raise
+                error = exc
                 if run.failed(attempt, failure, None):
                     continue
-                if failure is FailureKind.CONNECT_REFUSED:
-                    why = self._why_stopped(run)
-                    raise NoUpstreamError(
-                        _no_upstream_message(method, request, run, why),
-                        tried=run.tried_ids(),
-                        request=request,
-                    ) from exc
-                _add_note(exc, f"huddle_client: {run.describe()} ({self._why_stopped(run)})")
-                raise
+                if held is not None:
+                    return held
+                break
             if run.responded(attempt, response.status_code):
-                response.raw.close()
+                _close(held)
+                held = response
                 continue
+            _close(held)
             response.raw = TrackedBody(response.raw, attempt)
             return response
+        assert error is not None  # the loop only ends here after a failed attempt
+        why = self._why_stopped(run)
+        if failure is FailureKind.CONNECT_REFUSED:
+            raise NoUpstreamError(
+                _no_upstream_message(method, request, run, why),
+                tried=run.tried_ids(),
+                request=request,
+            ) from error
+        _add_note(error, f"huddle_client: {run.describe()} ({why})")
+        raise error
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """Build the response against the caller's request, not the upstream's copy."""
@@ -223,6 +240,8 @@ class HuddleAdapter(HTTPAdapter):
             return "fail-over is off"
         if run.tries >= self.policy.max_tries:
             return f"max_tries={self.policy.max_tries} reached"
+        if len(run.tried) >= len(self.cluster.all_servers()):
+            return "every upstream was tried"
         if not (run.body_replayable and is_idempotent(run.method)):
             return f"{run.method} with this body is not retried once sent"
         return "retry budget exhausted"
@@ -254,6 +273,11 @@ def _no_upstream_message(
     method: str, request: requests.PreparedRequest, run: FailoverRun, why: str
 ) -> str:
     return f"no upstream could take {method} {request.url}: {run.describe()} ({why})"
+
+
+def _close(response: requests.Response | None) -> None:
+    if response is not None:
+        response.raw.close()
 
 
 def _add_note(exc: BaseException, note: str) -> None:
