@@ -263,6 +263,18 @@ def test_post_answered_500_is_returned_not_retried(upstream_fleet: UpstreamFleet
     assert upstream_fleet.total_received("POST") == 1
 
 
+def test_retryable_answer_is_returned_when_no_other_upstream_is_left(
+    upstream_fleet: UpstreamFleet,
+) -> None:
+    _, session = balanced(upstream_fleet.urls[:2])
+    upstream_fleet[0].error(503)
+    upstream_fleet[1].error(503)
+    response = session.get(f"{LOGICAL}/a")
+    assert response.status_code == 503  # the last answer, not an exception
+    assert response.json()["server"] == "s1"
+    assert upstream_fleet.total_received("GET", "/a") == 2
+
+
 def test_hang_times_out_per_try_reroutes_get_and_heats_the_server(
     upstream_fleet: UpstreamFleet,
 ) -> None:
