@@ -72,15 +72,21 @@ def run_load(
         raise ValueError(f"max_requests must be in [1, inf), got {max_requests!r}")
     per_caller = max(1, max_requests // callers)
     ready = threading.Barrier(callers + 1)
+    go = threading.Event()
     origin: list[float] = []
     results: list[list[Sample]] = [[] for _ in range(callers)]
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0))
 
     def caller(k: int) -> None:
-        transport = new_transport() if new_transport is not None else None
+        try:
+            transport = new_transport() if new_transport is not None else None
+        except BaseException:
+            ready.abort()  # the run cannot start: release everyone waiting
+            raise
         out = results[k]
         with httpx.Client(transport=transport, base_url=base_url, timeout=timeout) as client:
-            ready.wait()
+            ready.wait(60.0)
+            go.wait(60.0)
             t0 = origin[0]
             deadline = t0 + duration_s
             for _ in range(per_caller):
@@ -102,10 +108,11 @@ def run_load(
     ]
     for thread in threads:
         thread.start()
+    ready.wait(60.0)  # every caller has its client: building them is not part of the run
     origin.append(time.perf_counter())
     if on_start is not None:
         on_start(origin[0])
-    ready.wait()
+    go.set()
     for thread in threads:
         thread.join(duration_s + 4 * timeout_s + 5.0)
     samples = sorted((s for r in results for s in r), key=lambda s: s.t)
