@@ -224,7 +224,7 @@ class HuddleAdapter(HTTPAdapter):
         self, request: requests.PreparedRequest, upstream: Upstream
     ) -> _UpstreamRequest:
         url = request.url or ""
-        copy = _UpstreamRequest()
+        copy = _UpstreamRequest.__new__(_UpstreamRequest)  # every field is set just below
         # A shallow copy of every field (method, body, hooks, cookies, body position): the
         # body is shared, never re-encoded, and headers are copied only when changed.
         copy.__dict__.update(request.__dict__)
