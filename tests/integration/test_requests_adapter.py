@@ -127,6 +127,31 @@ def test_calls_go_round_robin_with_path_query_and_logical_url(
     assert all(n == 0 for n in in_flight(cluster).values())
 
 
+def test_one_pool_per_upstream_and_connections_are_reused(upstream_fleet: UpstreamFleet) -> None:
+    _, session = balanced(upstream_fleet.urls)
+    for _ in range(20):
+        session.get(f"{LOGICAL}/x")
+    adapter = session.get_adapter(LOGICAL + "/")
+    container = adapter.poolmanager.pools
+    # RecentlyUsedContainer cannot be iterated, only its keys()
+    pools = {key.key_port: container[key] for key in container.keys()}  # noqa: SIM118
+    assert sorted(pools) == sorted(server.port for server in upstream_fleet)
+    assert [(p.num_connections, p.num_requests) for p in pools.values()] == [(1, 5)] * 4
+
+
+def test_relative_redirect_and_cookies_stay_on_the_logical_name(
+    upstream_fleet: UpstreamFleet,
+) -> None:
+    _, session = balanced(upstream_fleet.urls)
+    response = session.get(f"{LOGICAL}/headers?status=302&Location=/target&Set-Cookie=sid%3D42")
+    assert response.url == f"{LOGICAL}/target"  # followed through the adapter, balanced
+    assert response.json()["path"] == "/target"
+    assert [r.status_code for r in response.history] == [302]
+    assert session.cookies.get("sid", domain="backend.local") == "42"
+    echo = session.get(f"{LOGICAL}/echo").json()
+    assert ["cookie", "sid=42"] in echo["headers"]
+
+
 def test_raw_path_is_kept_byte_for_byte() -> None:
     # The target must be the one a direct call would send: requests' own normalisation of
     # the URL (it decodes %2e, upper-cases escapes) applies, nothing more is decoded.
