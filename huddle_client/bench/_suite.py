@@ -63,11 +63,11 @@ class BenchConfig:
 
     @property
     def real_duration(self) -> float:
-        return (2.5 if self.quick else 20.0) * self.duration_scale
+        return (2.0 if self.quick else 20.0) * self.duration_scale
 
     @property
     def real_fault_at(self) -> float:
-        return (1.0 if self.quick else 5.0) * self.duration_scale
+        return (0.7 if self.quick else 5.0) * self.duration_scale
 
     @property
     def sim_duration(self) -> float:
@@ -127,8 +127,9 @@ def machine_info() -> dict[str, str]:
 
 
 def _real_rows(config: BenchConfig) -> list[str]:
-    rows = [HUDDLE, TUNED, "round robin", "least connections", "P2C peak-EWMA", REFERENCE]
-    rows.append(ORACLE)
+    rows = [HUDDLE, "round robin", "least connections", "P2C peak-EWMA", REFERENCE, ORACLE]
+    if not config.quick:
+        rows.insert(1, TUNED)
     if config.external:
         rows += [label for label, _, _ in PROXIES]
     return rows
