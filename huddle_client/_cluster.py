@@ -245,7 +245,6 @@ class HuddleCluster:
         up.position = Position.INNER
         up.inner_since = now
         self._inner.append(up)
-        self._cycle_cap = max(1, len(self._inner) // 3)
 
     def remove_server(self, server_id: str) -> bool:
         """Remove an upstream from the cluster; False when there is no such id."""
@@ -404,6 +403,9 @@ class HuddleCluster:
                     self._refill(now)
             elif probe and is_error:
                 up.healthy = False
+                if up.position is Position.INNER:  # promoted while its probe was running
+                    self._move_out(up, Reason.HEALTH_FAIL, now)
+                    self._refill(now)
             elif up.position is Position.INNER and (
                 temperature >= self.heat_threshold * up.weight
                 or temperature >= 1.0
@@ -829,4 +831,5 @@ def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster
                 cluster._place_inner(up, now)
             else:
                 cluster._outer.append(up)
+        cluster._cycle_cap = max(1, len(cluster._inner) // 3)
     return cluster
