@@ -26,14 +26,14 @@ import urllib3
 from huddle_client import Attempt, FailureKind
 
 #: Attempts whose body was garbage collected at a moment when reporting was unsafe.
-_deferred: deque[Attempt] = deque()
+deferred_releases: deque[Attempt] = deque()
 
 
 def release_deferred() -> None:
     """Complete the attempts a finalizer could not complete itself (cheap when there are none)."""
-    while _deferred:
+    while deferred_releases:
         try:
-            attempt = _deferred.popleft()
+            attempt = deferred_releases.popleft()
         except IndexError:
             return
         attempt.completed()
@@ -45,7 +45,7 @@ def _release_from_gc(attempt: Attempt) -> None:
     # would deadlock, so the attempt waits for the next request instead.
     lock = getattr(attempt._cluster, "_lock", None)
     if lock is not None and lock.locked():
-        _deferred.append(attempt)
+        deferred_releases.append(attempt)
     else:
         attempt.completed()
 
