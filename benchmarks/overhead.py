@@ -74,6 +74,7 @@ def rr_get(count: int, rr: LockedRoundRobin = LockedRoundRobin(URLS)) -> None:  
 
 def make_huddle_get_record() -> Callable[[int], None]:
     cluster = create_cluster(URLS)
+    cluster.start()  # as users run it (`with cluster:`); the rotation thread ticks meanwhile
     lat = [random.uniform(15.0, 25.0) for _ in range(1024)]
 
     def run(count: int) -> None:
@@ -91,6 +92,7 @@ def make_reference_get_record() -> Callable[[int], None] | None:
         return None
     logging.getLogger().setLevel(logging.WARNING)
     cluster = huddle_cluster.create_cluster([(f"s{i}", "127.0.0.1", 9000 + i) for i in range(6)])
+    cluster.start()  # as its README shows
     lat = [random.uniform(15.0, 25.0) for _ in range(1024)]
 
     def run(count: int) -> None:

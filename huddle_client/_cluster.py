@@ -68,6 +68,7 @@ class HuddleCluster:
         "_metrics_updater",
         "_moves",
         "_next_tick",
+        "_now",
         "_on_rotation",
         "_outer",
         "_pending",
@@ -209,6 +210,7 @@ class HuddleCluster:
         self._cycle_cap = 1
         now = clock()
         self._last_tick = now
+        self._now = now
         self._next_tick = now + self.rotation_interval_sec
         self._log: deque[RotationEvent] = deque(maxlen=max_log)
         self._pending: list[RotationEvent] = []
@@ -232,6 +234,7 @@ class HuddleCluster:
             if up.id in self._servers:
                 raise ValueError(f"add_server: an upstream with id {up.id!r} exists already")
             self._servers[up.id] = up
+            up.evict_at = min(1.0, self.heat_threshold * up.weight)
             if self.cold_start_sec > 0.0:
                 up.cold_until = now + self.cold_start_sec
             if force_inner and up.cold_until <= now and len(self._inner) < self.max_inner_size:
@@ -362,6 +365,40 @@ class HuddleCluster:
                 server.in_flight -= 1
             server.duration_ms = duration_ms
 
+    def record_latency(self, server: Upstream, latency_ms: float) -> None:
+        """Record one successful call's latency (the reference's feedback call).
+
+        The hottest call there is, so it is the success-only path of :meth:`report`, cut
+        to the bone: while the rotation thread runs it even reads the tick's clock instead
+        of the system's (evidence timestamps only need tick precision).
+        """
+        thread = self._thread
+        now = self._now if thread is not None else self._clock()
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._servers.get(server.id) is not server:
+                return
+            server.requests += 1
+            server.last_evidence = now
+            server.healthy = True
+            temperature = server.observe(
+                latency_ms if latency_ms >= 0.0 else -1.0,
+                False,
+                self._warm_baseline() if self._warming else self._baseline,
+                self.ema_alpha,
+                self.error_gain,
+            )
+            if (
+                temperature >= server.evict_at or self.absolute_latency_floor_ms is not None
+            ) and server.position is Position.INNER:
+                self._maybe_evict_hot(server, self._clock())
+            due = thread is None and now >= self._next_tick and self.auto_rotate
+        finally:
+            lock.release()
+        if self._pending or due:
+            self._after_report(due)
+
     def _report(
         self,
         up: Upstream,
@@ -370,11 +407,10 @@ class HuddleCluster:
         failure: FailureKind | None = None,
         probe: bool = False,
     ) -> None:
-        now = self._clock()
+        thread = self._thread
+        now = self._now if thread is not None else self._clock()
         lat = -1.0 if latency_ms is None or latency_ms < 0.0 else latency_ms
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             if self._servers.get(up.id) is not up:
                 return
             up.requests += 1
@@ -392,37 +428,31 @@ class HuddleCluster:
             else:
                 is_error = False
                 up.healthy = True
-            baseline = self._baseline
-            if self._warming:
-                baseline = self._warm_baseline()
+            baseline = self._warm_baseline() if self._warming else self._baseline
             temperature = up.observe(lat, is_error, baseline, self.ema_alpha, self.error_gain)
             if failure is not None and failure.proves_down:
                 up.healthy = False
                 if up.position is Position.INNER:
-                    self._move_out(up, Reason.CONNECT_FAILED, now)
-                    self._refill(now)
+                    self._move_out(up, Reason.CONNECT_FAILED, self._clock())
+                    self._refill(self._clock())
             elif probe and is_error:
                 up.healthy = False
                 if up.position is Position.INNER:  # promoted while its probe was running
-                    self._move_out(up, Reason.HEALTH_FAIL, now)
-                    self._refill(now)
+                    self._move_out(up, Reason.HEALTH_FAIL, self._clock())
+                    self._refill(self._clock())
             elif up.position is Position.INNER and (
-                temperature >= self.heat_threshold * up.weight
-                or temperature >= 1.0
-                or self.absolute_latency_floor_ms is not None
+                temperature >= up.evict_at or self.absolute_latency_floor_ms is not None
             ):
-                self._maybe_evict_hot(up, now)
-            due = now >= self._next_tick and self.auto_rotate and self._thread is None
-        finally:
-            lock.release()
+                self._maybe_evict_hot(up, self._clock())
+            due = thread is None and now >= self._next_tick and self.auto_rotate
+        if self._pending or due:
+            self._after_report(due)
+
+    def _after_report(self, due: bool) -> None:
         if self._pending:
             self._flush_events()
         if due:
             self.rotate()
-
-    #: ``record_latency(server, ms)``: one successful call's latency, the reference's
-    #: feedback call. Bound straight to the report path: this is the hottest call there is.
-    record_latency = _report
 
     def _heat(self, up: Upstream) -> None:
         up.observe(-1.0, False, self._baseline, self.ema_alpha, self.error_gain, False)
@@ -442,7 +472,7 @@ class HuddleCluster:
         floor = self.absolute_latency_floor_ms
         if floor is not None and up.lat_n and up.lat_sum / up.lat_n > floor:
             return Reason.ABSOLUTE_LATENCY
-        if up.temperature >= min(1.0, self.heat_threshold * up.weight):
+        if up.temperature >= up.evict_at:
             return Reason.OVERHEATED
         return None
 
@@ -545,7 +575,7 @@ class HuddleCluster:
 
     def _tick(self, now: float) -> bool:
         since = self._last_tick
-        self._last_tick = now
+        self._last_tick = self._now = now
         self._next_tick = now + self.rotation_interval_sec
         moves_before = self._moves
 
@@ -559,6 +589,8 @@ class HuddleCluster:
             if up.last_evidence < since:
                 self._heat(up)
         self._adapt_thresholds(now)
+        for up in self._servers.values():
+            up.evict_at = min(1.0, self.heat_threshold * up.weight)
 
         self._cycle_evictions = 0
         self._cycle_cap = max(1, len(self._inner) // 3)
@@ -827,6 +859,7 @@ def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster
     with cluster._lock:
         for up in parsed:
             cluster._servers[up.id] = up
+            up.evict_at = min(1.0, cluster.heat_threshold * up.weight)
             if len(cluster._inner) < cluster.max_inner_size:
                 cluster._place_inner(up, now)
             else:

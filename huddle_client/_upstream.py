@@ -51,6 +51,7 @@ class Upstream:
         "cpu_usage",
         "duration_ms",
         "err_n",
+        "evict_at",
         "failures",
         "healthy",
         "host",
@@ -89,6 +90,9 @@ class Upstream:
         self.host = host
         self.port = port
         self.weight = weight
+        #: Temperature at which it is evicted: min(1, heat_threshold x weight), set by the
+        #: cluster whenever the threshold may have changed.
+        self.evict_at = 1.0
         self.scheme = scheme
         self.base_path = base_path
         self.position = Position.OUTER
