@@ -91,7 +91,7 @@ class ProbeRunner:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 runner = threading.Thread(
-                    target=loop.run_forever, name="huddle-probe-loop", daemon=True
+                    target=_run_until_stopped, args=(loop,), name="huddle-probe-loop", daemon=True
                 )
                 runner.start()
                 self._loop = loop
@@ -100,3 +100,17 @@ class ProbeRunner:
 
 async def _wrap(awaitable: Awaitable[object]) -> object:
     return await awaitable
+
+
+def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
+    """Run the probe loop until :meth:`ProbeRunner.stop`, then cancel what is left and close
+    it: a loop dropped unclosed leaks its self-pipe and warns when it is collected."""
+    try:
+        loop.run_forever()
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
