@@ -18,6 +18,10 @@ import gc
 import logging
 import platform
 import random
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -134,9 +138,81 @@ def _reference_make() -> object:
     return huddle_cluster.create_cluster([(f"s{i}", "127.0.0.1", 9000 + i) for i in range(20)])
 
 
+# Instruction counts under valgrind's callgrind: repeatable whatever else the machine runs,
+# so their ratio is the load-independent version of the timing ratio.
+_SNIPPETS = {
+    "round robin get_server()": (
+        "import sys; sys.path.insert(0, {here!r}); from overhead import LockedRoundRobin\n"
+        "rr = LockedRoundRobin([str(i) for i in range(6)]); get = rr.get_server\n"
+        "for _ in range({n}): get()"
+    ),
+    "huddle get_server()": (
+        "from huddle_client import create_cluster\n"
+        "c = create_cluster([('s%d' % i, 'h', 9000 + i) for i in range(6)]); get = c.get_server\n"
+        "for _ in range({n}): get()"
+    ),
+    "huddle get_server() + record_latency()": (
+        "from huddle_client import create_cluster\n"
+        "c = create_cluster([('s%d' % i, 'h', 9000 + i) for i in range(6)]); c.start()\n"
+        "get, rec = c.get_server, c.record_latency\n"
+        "for i in range({n}): rec(get(), 20.0 + (i % 7))\n"
+        "c.stop()"
+    ),
+    "reference get_server() + record_latency()": (
+        "import logging, huddle_cluster; logging.getLogger().setLevel(logging.WARNING)\n"
+        "c = huddle_cluster.create_cluster([('s%d' % i, 'h', 9000 + i) for i in range(6)])\n"
+        "c.start(); get, rec = c.get_server, c.record_latency\n"
+        "for i in range({n}): rec(get(), 20.0 + (i % 7))\n"
+        "c.stop(timeout=0.1)"
+    ),
+}
+
+
+def _instructions(code: str) -> int:
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    match = re.search(r"Collected : (\d+)", out.stderr)
+    if match is None:
+        raise RuntimeError(f"callgrind printed no total: {out.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def instruction_table(quick: bool) -> list[tuple[str, float]]:
+    """Instructions per call of each contender (a run of n calls minus a run of none)."""
+    here = str(__import__("pathlib").Path(__file__).resolve().parent)
+    rows = []
+    for name, template in _SNIPPETS.items():
+        n = (
+            (300 if quick else 2_000)
+            if name.startswith("reference")
+            else (5_000 if quick else 50_000)
+        )
+        full = _instructions(template.format(here=here, n=n))
+        empty = _instructions(template.format(here=here, n=0))
+        rows.append((name, (full - empty) / n))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls (for smoke tests)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per call under valgrind callgrind (load-independent)",
+    )
     args = parser.parse_args()
     count, repeats = (20_000, 3) if args.quick else (200_000, 7)
     ref_count = max(200, count // 100)
@@ -189,6 +265,23 @@ def main() -> None:
     print(f"|{'-' * (width + 2)}|---|---|")
     for name, value, note in rows:
         print(f"| {name:<{width}} | {value} | {note} |")
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("instructions: skipped, valgrind is not installed")
+            return
+        counts = dict(instruction_table(args.quick))
+        rr = counts["round robin get_server()"]
+        hg = counts["huddle get_server()"]
+        hr = counts["huddle get_server() + record_latency()"]
+        ref = counts["reference get_server() + record_latency()"]
+        print()
+        print("| instructions per call (callgrind) | count | ratio |")
+        print("|---|---|---|")
+        print(f"| round robin get_server() | {rr:,.0f} | baseline |")
+        print(f"| huddle get_server() | {hg:,.0f} | {hg / rr:.2f}x round robin |")
+        print(f"| huddle get_server() + record_latency() | {hr:,.0f} | |")
+        name = "reference get_server() + record_latency()"
+        print(f"| {name} | {ref:,.0f} | huddle is 1/{ref / hr:.0f} |")
 
 
 if __name__ == "__main__":
