@@ -243,8 +243,10 @@ class HuddleAdapter(HTTPAdapter):
             return f"max_tries={self.policy.max_tries} reached"
         if len(run.tried) >= len(self.cluster.all_servers()):
             return "every upstream was tried"
-        if not (run.body_replayable and is_idempotent(run.method)):
-            return f"{run.method} with this body is not retried once sent"
+        if not is_idempotent(run.method):
+            return f"{run.method} is not idempotent: never sent twice"
+        if not run.body_replayable:
+            return "a streamed body is never replayed"
         return "retry budget exhausted"
 
     def __repr__(self) -> str:
