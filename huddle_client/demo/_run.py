@@ -8,10 +8,13 @@ end of the story; then it prints the summary table.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from rich.console import Console
 from rich.live import Live
@@ -205,22 +208,23 @@ def run_demo(config: DemoConfig, console: Console) -> DemoResult:
                 highlight=False,
             )
             console.print(f"engine timing: {timing.describe()}", highlight=False)
-        huddle.start()
         try:
-            t0 = time.perf_counter()
-            log.start()
-            for loop in loops:
-                loop.start(t0, story.duration)
-            if config.live:
-                with Live(
-                    render_live(scene.snapshot(0.0)),
-                    console=console,
-                    auto_refresh=False,
-                    transient=False,
-                ) as live:
-                    _play(scene, t0, lambda snap: live.update(render_live(snap), refresh=True))
-            else:
-                _play(scene, t0, _PlainPrinter(console, scene.recent))
+            with contextlib.ExitStack() as stack:
+                show: Callable[[Snapshot], None]
+                if config.live:
+                    live = stack.enter_context(
+                        Live(console=console, auto_refresh=False, transient=False)
+                    )
+                    show = partial(_show_live, live)
+                else:
+                    show = _PlainPrinter(console, scene.recent)
+                show(scene.snapshot(0.0))  # the first frame costs most: not on the clock
+                huddle.start()
+                t0 = time.perf_counter()
+                log.start()
+                for loop in loops:
+                    loop.start(t0, story.duration)
+                _play(scene, t0, show)
         finally:
             for loop in loops:
                 loop.stop()
@@ -251,9 +255,12 @@ class _PlainPrinter:
             self.next_progress += self.every
 
 
-def _play(scene: _Scene, t0: float, show: object) -> None:
+def _show_live(live: Live, snapshot: Snapshot) -> None:
+    live.update(render_live(snapshot), refresh=True)
+
+
+def _play(scene: _Scene, t0: float, show: Callable[[Snapshot], None]) -> None:
     """Apply the steps on time and call ``show(snapshot)`` every refresh, until the end."""
-    assert callable(show)
     pending = list(scene.story.steps)
     duration = scene.story.duration
     next_refresh = 0.0

@@ -162,7 +162,7 @@ def _comparison_panel(snapshot: Snapshot) -> Panel:
         table.add_row(Text(name, style=style), span, *_stats_cells(stats), end_section=i == 1)
     note = Text(
         f"{snapshot.callers} callers each, same fleet, same time. huddle: HuddleTransport "
-        "(fail-over, probes); round robin: every server in turn, no retry, 1 s timeout.",
+        "with fail-over and probes. round robin: no retry, 1 s timeout.",
         style="grey62",
     )
     return Panel(Group(table, note), title="running comparison", border_style="magenta")
