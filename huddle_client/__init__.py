@@ -11,13 +11,20 @@ from ._cluster import HuddleCluster, create_cluster
 from ._events import Reason, RotationEvent
 from ._failover import FailoverRun
 from ._outcome import FailureKind
-from ._retry import IDEMPOTENT_METHODS, FailoverPolicy, RetryBudget, is_idempotent
+from ._retry import (
+    DEFAULT_RETRY_STATUSES,
+    IDEMPOTENT_METHODS,
+    FailoverPolicy,
+    RetryBudget,
+    is_idempotent,
+)
 from ._upstream import Position, Server, Upstream
 from .errors import HuddleError, NoUpstreamAvailable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_RETRY_STATUSES",
     "IDEMPOTENT_METHODS",
     "Attempt",
     "FailoverPolicy",

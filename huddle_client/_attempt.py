@@ -65,22 +65,37 @@ class Attempt:
         self._cluster._release(self.upstream, self.elapsed_ms())
 
     def succeeded(self, latency_ms: float | None = None, status: int | None = None) -> None:
-        """Shorthand for a whole call that worked: :meth:`responded` then :meth:`completed`."""
+        """Shorthand for a whole call that worked: :meth:`responded` then :meth:`completed`,
+        in one step of the engine."""
         if self.done:
             return
-        if not self._responded:
-            self._responded = True
-            ms = self.elapsed_ms() if latency_ms is None else latency_ms
-            self._cluster.report(self.upstream, ms, status=status)
-        self.completed()
+        self.done = True
+        if self._responded:
+            self._cluster._release(self.upstream, self.elapsed_ms())
+            return
+        self._responded = True
+        ms = self.elapsed_ms() if latency_ms is None else latency_ms
+        self._cluster._report(self.upstream, ms, status, None, False, True)
 
     def failed(self, failure: FailureKind, latency_ms: float | None = None) -> None:
         """The call failed in the way ``failure`` says; release it."""
         if self.done:
             return
+        self.done = True
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster.report(self.upstream, ms, failure=failure)
-        self.completed()
+        self._cluster._report(self.upstream, ms, None, failure, False, True)
+
+    def release_later(self) -> None:
+        """Release the call without evidence, safely from a finalizer or ``__del__``.
+
+        Unlike :meth:`cancel` it takes no lock (the garbage collector may run finalizers on a
+        thread that holds the cluster's lock); the in-flight count is settled by the next
+        :meth:`HuddleCluster.begin` or rotation tick.
+        """
+        if self.done:
+            return
+        self.done = True
+        self._cluster._release_later(self.upstream)
 
     def cancel(self) -> None:
         """Release the call without evidence (the caller gave up before any outcome)."""

@@ -55,6 +55,7 @@ class HuddleCluster:
     # Slots keep a cluster of 20 upstreams within a few KB (the reference: about 37 KB).
     __slots__ = (
         "__weakref__",
+        "_abandoned",
         "_adaptive",
         "_baseline",
         "_clock",
@@ -214,6 +215,7 @@ class HuddleCluster:
         self._next_tick = now + self.rotation_interval_sec
         self._log: deque[RotationEvent] = deque(maxlen=max_log)
         self._pending: list[RotationEvent] = []
+        self._abandoned: deque[Upstream] = deque()
         self._moves = 0
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
@@ -318,9 +320,18 @@ class HuddleCluster:
     def begin(self, exclude: Collection[Upstream] | None = None) -> Attempt:
         """Pick an upstream and count a call in flight to it; report through the Attempt."""
         with self._lock:
+            if self._abandoned:
+                self._drain_abandoned()
             up = self._pick(exclude)
             up.in_flight += 1
         return Attempt(self, up)
+
+    def _drain_abandoned(self) -> None:
+        abandoned = self._abandoned
+        while abandoned:
+            up = abandoned.popleft()
+            if up.in_flight > 0:
+                up.in_flight -= 1
 
     def _pick(self, exclude: Collection[Upstream] | None) -> Upstream:
         if self._trickle and exclude is None:
@@ -365,6 +376,12 @@ class HuddleCluster:
                 server.in_flight -= 1
             server.duration_ms = duration_ms
 
+    def _release_later(self, server: Upstream) -> None:
+        # Takes no lock, so it is safe from a finalizer or __del__, which the garbage
+        # collector may run on a thread that holds the cluster's lock already: a deque
+        # append is atomic, and the next begin() or tick settles the count.
+        self._abandoned.append(server)
+
     def record_latency(self, server: Upstream, latency_ms: float) -> None:
         """Record one successful call's latency (the reference's feedback call).
 
@@ -406,11 +423,16 @@ class HuddleCluster:
         status: int | None = None,
         failure: FailureKind | None = None,
         probe: bool = False,
+        release: bool = False,
     ) -> None:
         thread = self._thread
         now = self._now if thread is not None else self._clock()
         lat = -1.0 if latency_ms is None or latency_ms < 0.0 else latency_ms
         with self._lock:
+            if release and up.in_flight > 0:  # the whole call ended with this outcome
+                up.in_flight -= 1
+                if latency_ms is not None:
+                    up.duration_ms = latency_ms
             if self._servers.get(up.id) is not up:
                 return
             up.requests += 1
@@ -574,6 +596,8 @@ class HuddleCluster:
                 log.exception("metrics_updater failed for %s", up.id)
 
     def _tick(self, now: float) -> bool:
+        if self._abandoned:
+            self._drain_abandoned()
         since = self._last_tick
         self._last_tick = self._now = now
         self._next_tick = now + self.rotation_interval_sec
@@ -742,6 +766,10 @@ class HuddleCluster:
         """The upstream with this id (KeyError when there is none)."""
         with self._lock:
             return self._resolve(server_id)
+
+    def __len__(self) -> int:
+        """The number of upstreams in both rings."""
+        return len(self._servers)
 
     @property
     def rotation_log(self) -> list[RotationEvent]:

@@ -82,7 +82,7 @@ class FailoverRun:
         retry = self._policy.may_retry(
             self.method, self.tries, status=status, body_replayable=self.body_replayable
         )
-        if retry and self._policy.budget.try_spend():
+        if retry and self._untried_left() and self._policy.budget.try_spend():
             attempt.responded(status)
             attempt.completed()
             self.tried.append((attempt.upstream, f"status {status}"))
@@ -90,8 +90,12 @@ class FailoverRun:
         attempt.responded(status)
         return False
 
+    def _untried_left(self) -> bool:
+        # The current attempt's upstream is not in `tried` yet when a response is judged.
+        return len(self.tried) + 1 < len(self._cluster)
+
     def _go_on(self, *, failure: FailureKind) -> bool:
-        if not self.enabled:
+        if not self.enabled or len(self.tried) >= len(self._cluster):
             return False
         return self._policy.should_retry(
             self.method, self.tries, failure=failure, body_replayable=self.body_replayable

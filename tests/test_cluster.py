@@ -578,3 +578,27 @@ def test_fake_clock_helper_moves_only_when_told() -> None:
     clock = FakeClock(5.0)
     clock.advance(1.5)
     assert clock() == 6.5
+
+
+def test_release_later_settles_in_flight_without_taking_the_lock() -> None:
+    c, _, _ = make_cluster(2)
+    a = c.begin()
+    up = a.upstream
+    with c._lock:  # as when the garbage collector runs a finalizer inside a locked section
+        a.release_later()
+    assert up.in_flight == 1  # not settled yet: nothing took the lock
+    c.begin().cancel()
+    assert up.in_flight == 0
+    a.succeeded()  # already finished: ignored
+    assert up.requests == 0
+
+
+def test_a_whole_call_is_reported_and_released_in_one_step() -> None:
+    c, _, _ = make_cluster(2)
+    a = c.begin()
+    a.succeeded(12.0, status=200)
+    assert (a.upstream.in_flight, a.upstream.requests, a.upstream.avg_latency_ms) == (0, 1, 12.0)
+    b = c.begin()
+    b.failed(FailureKind.RESET)
+    assert (b.upstream.in_flight, b.upstream.failures) == (0, 1)
+    assert len(c) == 2

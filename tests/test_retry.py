@@ -84,14 +84,16 @@ def test_failover_run_tries_each_upstream_once_and_lists_them() -> None:
     policy = FailoverPolicy(max_tries=5, budget=RetryBudget(min_per_sec=100))
     run = FailoverRun(c, policy, "POST")
     seen = []
+    while True:
+        attempt = run.next_attempt()
+        seen.append(attempt.upstream.id)
+        if not run.failed(attempt, FailureKind.CONNECT_REFUSED, ConnectionRefusedError()):
+            break
+    assert sorted(seen) == ["s0", "s1", "s2"]  # the last refusal stops: nobody is left
     with pytest.raises(NoUpstreamAvailable) as info:
-        while True:
-            attempt = run.next_attempt()
-            seen.append(attempt.upstream.id)
-            assert run.failed(attempt, FailureKind.CONNECT_REFUSED, ConnectionRefusedError())
-    assert sorted(seen) == ["s0", "s1", "s2"]
+        run.next_attempt()
     assert [uid for uid, _ in info.value.tried] == seen
-    assert "connect_refused" in str(info.value)
+    assert "connect_refused" in str(info.value) and "connect_refused" in run.describe()
     assert all(c.server(s).in_flight == 0 for s in seen)
 
 
@@ -132,3 +134,15 @@ def test_exhausted_budget_stops_a_retry_storm() -> None:
             if not run.failed(attempt, FailureKind.CONNECT_REFUSED, None):
                 break
     assert attempts <= 100 + 20
+
+
+def test_no_budget_is_spent_when_every_upstream_was_tried() -> None:
+    c, _, _ = make_cluster(2)
+    budget = RetryBudget(ratio=0.0, min_per_sec=10.0)
+    run = FailoverRun(c, FailoverPolicy(max_tries=5, budget=budget), "GET")
+    first = run.next_attempt()
+    assert run.responded(first, 503) is True
+    second = run.next_attempt()
+    assert run.responded(second, 503) is False  # nobody left to try
+    second.completed()
+    assert budget.retries == 1
