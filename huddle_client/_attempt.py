@@ -88,9 +88,9 @@ class Attempt:
     def release_later(self) -> None:
         """Release the call without evidence, safely from a finalizer or ``__del__``.
 
-        Unlike :meth:`cancel` it takes no lock (the garbage collector may run finalizers on a
-        thread that holds the cluster's lock); the in-flight count is settled by the next
-        :meth:`HuddleCluster.begin` or rotation tick.
+        Unlike :meth:`cancel` it never waits for the cluster's lock (the garbage collector
+        may run finalizers on a thread that holds it): when the lock is busy, the in-flight
+        count is settled by the next :meth:`HuddleCluster.begin` or rotation tick.
         """
         if self.done:
             return

@@ -377,10 +377,19 @@ class HuddleCluster:
             server.duration_ms = duration_ms
 
     def _release_later(self, server: Upstream) -> None:
-        # Takes no lock, so it is safe from a finalizer or __del__, which the garbage
-        # collector may run on a thread that holds the cluster's lock already: a deque
-        # append is atomic, and the next begin() or tick settles the count.
-        self._abandoned.append(server)
+        # Never waits for the lock, so it is safe from a finalizer or __del__, which the
+        # garbage collector may run on a thread that holds the cluster's lock already. When
+        # the lock is busy, a (thread-safe) deque takes the release and the next begin() or
+        # tick settles the count.
+        lock = self._lock
+        if lock.acquire(blocking=False):
+            try:
+                if server.in_flight > 0:
+                    server.in_flight -= 1
+            finally:
+                lock.release()
+        else:
+            self._abandoned.append(server)
 
     def record_latency(self, server: Upstream, latency_ms: float) -> None:
         """Record one successful call's latency (the reference's feedback call).

@@ -17,37 +17,12 @@ urllib3 response, so code written against ``response.raw`` keeps working.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import urllib3
 
 from huddle_client import Attempt, FailureKind
-
-#: Attempts whose body was garbage collected at a moment when reporting was unsafe.
-deferred_releases: deque[Attempt] = deque()
-
-
-def release_deferred() -> None:
-    """Complete the attempts a finalizer could not complete itself (cheap when there are none)."""
-    while deferred_releases:
-        try:
-            attempt = deferred_releases.popleft()
-        except IndexError:
-            return
-        attempt.completed()
-
-
-def _release_from_gc(attempt: Attempt) -> None:
-    # A finalizer runs wherever the garbage collector happens to run, possibly inside the
-    # engine while this very thread holds the cluster's (non-reentrant) lock. Completing then
-    # would deadlock, so the attempt waits for the next request instead.
-    lock = getattr(attempt._cluster, "_lock", None)
-    if lock is not None and lock.locked():
-        deferred_releases.append(attempt)
-    else:
-        attempt.completed()
 
 
 class TrackedBody:
@@ -70,9 +45,9 @@ class TrackedBody:
         object.__setattr__(self, "_attempt", attempt)
 
     def __del__(self) -> None:
-        attempt = self._attempt
-        if not attempt.done:
-            _release_from_gc(attempt)
+        # The garbage collector may run this on a thread that holds the cluster's lock:
+        # release_later takes none.
+        self._attempt.release_later()
 
     @property
     def attempt(self) -> Attempt:

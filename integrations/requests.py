@@ -43,7 +43,7 @@ from huddle_client import (
 )
 from huddle_client._retry import DEFAULT_RETRY_STATUSES
 
-from ._requests_body import TrackedBody, deferred_releases, release_deferred
+from ._requests_body import TrackedBody
 from ._requests_errors import NoUpstreamError, classify
 
 __all__ = ["HuddleAdapter", "NoUpstreamError", "TrackedBody"]
@@ -149,8 +149,6 @@ class HuddleAdapter(HTTPAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send ``request`` to an upstream, failing over as the policy allows."""
-        if deferred_releases:
-            release_deferred()
         method = (request.method or "GET").upper()
         run = FailoverRun(
             self.cluster,

@@ -16,7 +16,6 @@ from unittest import mock
 import pytest
 import requests
 import urllib3.exceptions as u3
-from huddle_client.integrations import _requests_body
 from huddle_client.integrations._requests_errors import classify
 from huddle_client.integrations.requests import HuddleAdapter, NoUpstreamError, TrackedBody
 from requests.adapters import HTTPAdapter
@@ -213,10 +212,11 @@ def test_a_read_that_ends_the_body_releases_the_call() -> None:
 
 
 def test_gc_while_the_engine_holds_its_lock_defers_instead_of_deadlocking() -> None:
-    c = cluster()
-    attempt = c.begin()
+    raw = mock.Mock()
+    body, c = _tracked(raw)
+    attempt = body.attempt
     with c._lock:
-        _requests_body._release_from_gc(attempt)  # what the finalizer does
+        body.__del__()  # what the garbage collector does, here inside a locked section
     assert attempt.upstream.in_flight == 1
-    _requests_body.release_deferred()  # done at the start of the next send
+    c.begin().cancel()  # the next call settles the count
     assert attempt.upstream.in_flight == 0
