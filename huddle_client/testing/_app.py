@@ -158,6 +158,10 @@ class FleetApp:
                 sent += size
                 if more and delay and not await self.state.pause(delay):
                     return
+                if not delay:
+                    # Yield to the loop, so a client that left is noticed (as `gone`) instead
+                    # of being written to until asyncio complains about the dead socket.
+                    await asyncio.sleep(0)
             if total == 0:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
