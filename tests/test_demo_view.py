@@ -69,12 +69,17 @@ def test_the_live_view_renders_rings_servers_events_and_the_comparison() -> None
     assert "\x1b[" in out.getvalue()  # coloured on a colour terminal
 
 
-def test_the_live_view_fits_a_narrow_terminal() -> None:
-    console = Console(file=io.StringIO(), width=100, record=True)
+def test_the_live_view_fits_a_small_terminal_by_stacking_and_fewer_events() -> None:
+    console = Console(file=io.StringIO(), width=100, height=30, record=True)
     console.print(render_live(_snapshot()))
     lines = console.export_text().splitlines()
     assert all(len(line) <= 100 for line in lines)
-    assert any("s1 inner->outer" in line for line in lines)
+    assert len(lines) <= 30
+    assert "…" not in "".join(lines)  # no column cut short
+    assert any("s2 inner->outer" in line for line in lines)  # the newest event stays
+    rings = next(i for i, line in enumerate(lines) if "two rings" in line)
+    comparison = next(i for i, line in enumerate(lines) if "running comparison" in line)
+    assert comparison > rings + 5  # stacked, not side by side
 
 
 def test_plain_lines_for_logs() -> None:

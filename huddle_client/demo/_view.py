@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -99,10 +99,10 @@ def _ring_line(title: str, servers: Sequence[ServerView]) -> Text:
 _MODE_STYLE = {"normal": "green", "slow": "yellow", "crash": "bold red", "error": "red"}
 
 
-def _servers_panel(snapshot: Snapshot) -> Panel:
+def _servers_panel(snapshot: Snapshot, compact: bool) -> Panel:
     inner = [s for s in snapshot.servers if s.ring == "inner"]
     outer = [s for s in snapshot.servers if s.ring != "inner"]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True, show_edge=False)
     table.add_column("server")
     table.add_column("fleet mode")
     table.add_column("ring")
@@ -126,8 +126,10 @@ def _servers_panel(snapshot: Snapshot) -> Panel:
         f"{snapshot.recent_seconds:g} s",
         style="grey62",
     )
+    parts: list[RenderableType] = [_ring_line("inner ring", inner), _ring_line("outer ring", outer)]
+    parts += [table] if compact else [table, legend]
     return Panel(
-        Group(_ring_line("inner ring", inner), _ring_line("outer ring", outer), table, legend),
+        Group(*parts),
         title="huddle_client's two rings",
         border_style="cyan",
     )
@@ -144,12 +146,12 @@ def _stats_cells(stats: Stats) -> list[str | Text]:
     ]
 
 
-def _comparison_panel(snapshot: Snapshot) -> Panel:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    table.add_column("balancer")
-    table.add_column("span")
+def _comparison_panel(snapshot: Snapshot, compact: bool) -> Panel:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True, show_edge=False)
+    table.add_column("balancer", no_wrap=True)
+    table.add_column("span", no_wrap=True)
     for name in ("req", "failed", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     recent = f"last {snapshot.recent_seconds:g} s"
     rows = (
         ("huddle", "whole run", snapshot.huddle_total),
@@ -159,13 +161,16 @@ def _comparison_panel(snapshot: Snapshot) -> Panel:
     )
     for i, (name, span, stats) in enumerate(rows):
         style = "bold cyan" if name == "huddle" else "bold magenta"
-        table.add_row(Text(name, style=style), span, *_stats_cells(stats), end_section=i == 1)
+        table.add_row(
+            Text(name, style=style), span, *_stats_cells(stats), end_section=i == 1 and not compact
+        )
     note = Text(
         f"{snapshot.callers} callers each, same fleet, same time. huddle: HuddleTransport "
         "with fail-over and probes. round robin: no retry, 1 s timeout.",
         style="grey62",
     )
-    return Panel(Group(table, note), title="running comparison", border_style="magenta")
+    body: RenderableType = table if compact else Group(table, note)
+    return Panel(body, title="running comparison", border_style="magenta")
 
 
 def _events_panel(snapshot: Snapshot, rows: int) -> Panel:
@@ -201,14 +206,50 @@ def _header(snapshot: Snapshot) -> Panel:
     )
 
 
-def render_live(snapshot: Snapshot, event_rows: int = 10) -> RenderableType:
-    """The whole live view for one snapshot."""
-    middle = Table.grid(expand=True, padding=(0, 1))
-    middle.add_column(ratio=11)
-    middle.add_column(ratio=9)
-    middle.add_row(_servers_panel(snapshot), _comparison_panel(snapshot))
-    footer = Text(f"engine timing: {snapshot.timing_note}", style="grey62")
-    return Group(_header(snapshot), middle, _events_panel(snapshot, event_rows), footer)
+#: Below this width the two middle panels are stacked instead of side by side.
+WIDE = 130
+
+
+class LiveView:
+    """The whole live view of one snapshot; it lays itself out for the console's size.
+
+    Wide terminals get the rings and the comparison side by side with their legends; narrow
+    ones get them stacked without legends, and the event list shrinks to fit the height.
+    """
+
+    def __init__(self, snapshot: Snapshot, event_rows: int | None = None) -> None:
+        self.snapshot = snapshot
+        self.event_rows = event_rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        snapshot = self.snapshot
+        wide = options.max_width >= WIDE
+        servers = _servers_panel(snapshot, compact=not wide)
+        comparison = _comparison_panel(snapshot, compact=not wide)
+        middle: RenderableType
+        if wide:
+            grid = Table.grid(expand=True, padding=(0, 1))
+            grid.add_column(ratio=11)
+            grid.add_column(ratio=9)
+            grid.add_row(servers, comparison)
+            middle = grid
+        else:
+            middle = Group(servers, comparison)
+        header = _header(snapshot)
+        footer = Text(f"engine timing: {snapshot.timing_note}", style="grey62")
+        rows = self.event_rows
+        if rows is None:
+            used = sum(
+                len(console.render_lines(part, options, pad=False))
+                for part in (header, middle, footer)
+            )
+            rows = max(1, min(10, console.height - used - 2))  # 2: the events panel's border
+        yield Group(header, middle, _events_panel(snapshot, rows), footer)
+
+
+def render_live(snapshot: Snapshot, event_rows: int | None = None) -> LiveView:
+    """The live view for one snapshot (``event_rows`` None: as many as the height allows)."""
+    return LiveView(snapshot, event_rows)
 
 
 def event_line(event: Event) -> str:
