@@ -100,16 +100,15 @@ class Router:
     ) -> httpx.Request:
         """A copy of ``request`` aimed at ``upstream``; method, headers and body unchanged."""
         target = self.target(upstream)
-        headers = request.headers.copy()
-        if not keep_host:
-            headers["Host"] = target.host_header
         sent = httpx.Request(
             request.method,
             target.url_for(request.url),
-            headers=headers,
+            headers=request.headers,  # copied by Request
             stream=request.stream,
             extensions=request.extensions,
         )
+        if not keep_host:
+            sent.headers["Host"] = target.host_header
         return sent
 
 

@@ -5,53 +5,18 @@ or closed; these wrappers around the inner transport's stream report that moment
 body that fails midway) to the call's :class:`~huddle_client.Attempt`.
 
 A caller may also drop a response without reading or closing it. The wrapper's ``__del__``
-then hands the attempt to a releaser thread rather than releasing it in place: garbage
-collection can run inside any allocation, including one made while the engine holds its
-(non-reentrant) lock, and releasing from there would deadlock. ``SimpleQueue.put`` is safe
-to call from ``__del__`` and from garbage collection, which is why it carries the hand-off.
+then releases the attempt through :meth:`Attempt.release_later`, never through a call that
+waits for the engine's lock: garbage collection can run inside any allocation, including
+one made while that (non-reentrant) lock is held, and waiting there would deadlock.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
 from huddle_client import Attempt, FailureKind
-
-log = logging.getLogger("huddle_client")
-
-_orphans: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
-_releaser: threading.Thread | None = None
-_releaser_lock = threading.Lock()
-
-
-def start_releaser() -> None:
-    """Make sure the thread that releases dropped responses runs (called by transports)."""
-    global _releaser
-    with _releaser_lock:
-        if _releaser is None or not _releaser.is_alive():
-            _releaser = threading.Thread(
-                target=_release_forever, name="huddle-httpx-releaser", daemon=True
-            )
-            _releaser.start()
-
-
-def _release_forever() -> None:
-    while True:
-        attempt = _orphans.get()
-        try:
-            attempt.cancel()
-        except Exception:
-            log.exception("releasing a dropped response failed")
-
-
-def _release_later(attempt: Attempt) -> None:
-    if not attempt.done:
-        _orphans.put(attempt)
 
 
 class ReleasingStream(httpx.SyncByteStream):
@@ -82,7 +47,7 @@ class ReleasingStream(httpx.SyncByteStream):
             self._attempt.completed()
 
     def __del__(self) -> None:
-        _release_later(self._attempt)
+        self._attempt.release_later()
 
 
 class AsyncReleasingStream(httpx.AsyncByteStream):
@@ -114,4 +79,4 @@ class AsyncReleasingStream(httpx.AsyncByteStream):
             self._attempt.completed()
 
     def __del__(self) -> None:
-        _release_later(self._attempt)
+        self._attempt.release_later()

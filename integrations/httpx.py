@@ -50,7 +50,7 @@ from ._httpx_options import DEFAULT_RETRY_STATUSES, EXTENSION, RouteOptions, bui
 from ._httpx_options import options_for as _options_for
 from ._httpx_probe import AsyncHTTPProbe, HTTPProbe
 from ._httpx_route import Router, is_replayable
-from ._httpx_streams import AsyncReleasingStream, ReleasingStream, start_releaser
+from ._httpx_streams import AsyncReleasingStream, ReleasingStream
 
 __all__ = [
     "EXTENSION",
@@ -91,7 +91,6 @@ class _Balancing:
             failover=failover,
         )
         self._router = Router()
-        start_releaser()
 
     @property
     def cluster(self) -> HuddleCluster:
@@ -141,18 +140,6 @@ class _Balancing:
         if isinstance(exc, httpx.ConnectError):
             raise _no_upstream(run, request) from exc
         raise exc
-
-    def _drop(self, run: FailoverRun, attempt: Attempt, status: int, options: RouteOptions) -> bool:
-        """Record a response head; True when its status sends the call elsewhere."""
-        if (
-            run.enabled
-            and status in options.policy.retry_statuses
-            and len(run.tried) + 1 >= len(self._cluster.all_servers())
-        ):
-            # No untried upstream is left: this answer is the best the caller can get.
-            attempt.responded(status)
-            return False
-        return run.responded(attempt, status)
 
     @staticmethod
     def _label(response: httpx.Response, attempt: Attempt, run: FailoverRun) -> None:
@@ -239,7 +226,7 @@ class HuddleTransport(_Balancing, httpx.BaseTransport):
             except BaseException:
                 attempt.cancel()
                 raise
-            if self._drop(run, attempt, response.status_code, options):
+            if run.responded(attempt, response.status_code):
                 response.close()
                 continue
             self._label(response, attempt, run)
@@ -300,7 +287,7 @@ class AsyncHuddleTransport(_Balancing, httpx.AsyncBaseTransport):
             except BaseException:
                 attempt.cancel()
                 raise
-            if self._drop(run, attempt, response.status_code, options):
+            if run.responded(attempt, response.status_code):
                 await response.aclose()
                 continue
             self._label(response, attempt, run)
