@@ -525,6 +525,24 @@ def test_partially_read_stream_closed_early_releases(cluster: HuddleCluster) -> 
         assert client.get("/after").status_code == 200
 
 
+def test_closing_a_stream_early_drops_its_connection(upstream_fleet: UpstreamFleet) -> None:
+    # Checklist 26 from the client's side: a body abandoned midway is not read to its end,
+    # and its connection is not handed to the next call.
+    c = create_cluster(upstream_fleet.urls[:1])
+    with c, client_for(c) as client:
+        with client.stream("GET", "/stream?bytes=1000000&chunk=1000&delay_ms=5") as response:
+            first = response.extensions["network_stream"].get_extra_info("client_addr")
+            chunks = response.iter_raw()
+            next(chunks)
+        after = client.get("/after")
+        second = after.extensions["network_stream"].get_extra_info("client_addr")
+        again = client.get("/again").extensions["network_stream"].get_extra_info("client_addr")
+    assert after.status_code == 200
+    assert first != second  # a fresh connection
+    assert second == again  # while a completed call's connection is reused
+    wait_idle(c)
+
+
 def test_stream_never_closed_is_released_by_garbage_collection(cluster: HuddleCluster) -> None:
     client = client_for(cluster)
     request = client.build_request("GET", "/stream?bytes=100000&chunk=1000&delay_ms=5")
