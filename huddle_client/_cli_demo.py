@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-_EXTRA = 'pip install "huddle-client[all]"'
+_EXTRA = 'pip install "huddle-client[demo]"'
 
 
 def register(subparsers: Any) -> None:

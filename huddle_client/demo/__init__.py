@@ -6,7 +6,7 @@ played on six loopback servers while the same callers send through
 server's temperature and latency, the events and the running p95/p99 and failures, and the
 run ends with a summary table. Needs the ``httpx``, ``testing`` and ``bench`` extras (rich)::
 
-    pip install "huddle-client[all]" && huddle demo
+    pip install "huddle-client[demo]" && huddle demo
 """
 
 from __future__ import annotations
