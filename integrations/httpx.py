@@ -120,7 +120,7 @@ class _Balancing:
             return run.next_attempt()
         except NoUpstreamAvailable as exc:
             if last is not None and not isinstance(last, httpx.ConnectError):
-                raise last from None
+                raise last from last.__cause__
             raise _no_upstream(run, request) from (last or exc)
 
     def _failed(

@@ -457,6 +457,9 @@ def _async_probe() -> tuple[Any, Callable[[], None]]:
     return probe, lambda: asyncio.run(probe.aclose())
 
 
+# 20 ms upstreams: AsyncHTTPProbe opens a connection per probe, which on 2 ms upstreams alone
+# reads as "several times slower than the traffic" and keeps the server hot.
+@pytest.mark.upstream_fleet(n=3, base_latency_ms=20.0, jitter_ms=1.0)
 @pytest.mark.parametrize("make_probe", [_sync_probe, _async_probe], ids=["sync", "async"])
 def test_healed_upstream_wins_its_share_back_through_probes(
     upstream_fleet: UpstreamFleet, make_probe: Callable[[], tuple[Any, Callable[[], None]]]
