@@ -72,13 +72,13 @@ def wait_idle(cluster: HuddleCluster, timeout: float = 3.0) -> None:
     raise AssertionError({up.id: up.in_flight for up in cluster.all_servers()})
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else what()}")
 
 
 @pytest.fixture
@@ -486,8 +486,10 @@ def test_healed_upstream_wins_its_share_back_through_probes(
             wait_for(
                 lambda: crashed in c.inner_servers(),
                 15.0,
-                f"the healed server's return; now {crashed!r}, healthy={crashed.healthy}, "
-                f"probes answered {upstream_fleet[0].received('GET', '/health')}",
+                lambda: (
+                    f"the healed server's return; now {crashed!r}, healthy={crashed.healthy},"
+                    f" probes answered {upstream_fleet[0].received('GET', '/health')}"
+                ),
             )
             upstream_fleet[0].reset_counts()
             servers = Counter(client.get(f"/after/{i}").json()["server"] for i in range(30))
