@@ -32,14 +32,23 @@ class Attempt:
         attempt.succeeded(status=response.status)
     """
 
-    __slots__ = ("__weakref__", "_cluster", "_responded", "done", "started", "upstream")
+    __slots__ = ("__weakref__", "_cluster", "_since", "_waiting", "done", "started", "upstream")
 
-    def __init__(self, cluster: HuddleCluster, upstream: Upstream) -> None:
+    def __init__(self, cluster: HuddleCluster, upstream: Upstream, since: float) -> None:
         self._cluster = cluster
         self.upstream = upstream
         self.started = time.perf_counter()
+        #: The cluster clock's time at begin(), while the call waits for its response head.
+        self._since = since
+        self._waiting = True
         self.done = False
-        self._responded = False
+
+    def _stop_waiting(self) -> float | None:
+        """The begin() time when this call was still waiting for its head, else None."""
+        if self._waiting:
+            self._waiting = False
+            return self._since
+        return None
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the attempt began."""
@@ -51,18 +60,17 @@ class Attempt:
         Use this when the body is still to be read; call :meth:`completed` (or
         :meth:`failed` with ``BODY_FAILED``) when it ends.
         """
-        if self.done or self._responded:
+        if self.done or not self._waiting:
             return
-        self._responded = True
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster.report(self.upstream, ms, status=status)
+        self._cluster._report(self.upstream, ms, status, None, False, False, self._stop_waiting())
 
     def completed(self) -> None:
         """The body was read to its end (or the caller closed it): release the call."""
         if self.done:
             return
         self.done = True
-        self._cluster._release(self.upstream, self.elapsed_ms())
+        self._cluster._release(self.upstream, self.elapsed_ms(), self._stop_waiting())
 
     def succeeded(self, latency_ms: float | None = None, status: int | None = None) -> None:
         """Shorthand for a whole call that worked: :meth:`responded` then :meth:`completed`,
@@ -70,12 +78,11 @@ class Attempt:
         if self.done:
             return
         self.done = True
-        if self._responded:
-            self._cluster._release(self.upstream, self.elapsed_ms())
+        if not self._waiting:
+            self._cluster._release(self.upstream, self.elapsed_ms(), None)
             return
-        self._responded = True
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster._report(self.upstream, ms, status, None, False, True)
+        self._cluster._report(self.upstream, ms, status, None, False, True, self._stop_waiting())
 
     def failed(self, failure: FailureKind, latency_ms: float | None = None) -> None:
         """The call failed in the way ``failure`` says; release it."""
@@ -83,7 +90,7 @@ class Attempt:
             return
         self.done = True
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster._report(self.upstream, ms, None, failure, False, True)
+        self._cluster._report(self.upstream, ms, None, failure, False, True, self._stop_waiting())
 
     def release_later(self) -> None:
         """Release the call without evidence, safely from a finalizer or ``__del__``.
@@ -95,7 +102,7 @@ class Attempt:
         if self.done:
             return
         self.done = True
-        self._cluster._release_later(self.upstream)
+        self._cluster._release_later(self.upstream, self._stop_waiting())
 
     def cancel(self) -> None:
         """Release the call without evidence (the caller gave up before any outcome)."""

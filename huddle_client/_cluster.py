@@ -99,6 +99,8 @@ class HuddleCluster:
         "probe_timeout_sec",
         "rotation_cooldown_sec",
         "rotation_interval_sec",
+        "stall_factor",
+        "stall_floor_ms",
         "trickle",
     )
 
@@ -125,6 +127,8 @@ class HuddleCluster:
         probe_interval_sec: float = 1.0,
         probe_timeout_sec: float = 2.0,
         trickle: bool | None = None,
+        stall_factor: float | None = 2.0,
+        stall_floor_ms: float = 10.0,
         auto_rotate: bool = True,
         max_rotation_log: int = 1000,
         clock: Callable[[], float] = time.monotonic,
@@ -173,6 +177,12 @@ class HuddleCluster:
         self.probe_timeout_sec = v.number(
             "probe_timeout_sec", probe_timeout_sec, low=0.0, low_open=True
         )
+        self.stall_factor = (
+            None
+            if stall_factor is None
+            else v.number("stall_factor", stall_factor, low=1.0, high=1000.0)
+        )
+        self.stall_floor_ms = v.number("stall_floor_ms", stall_floor_ms, low=0.0)
         max_log = v.integer("max_rotation_log", max_rotation_log, low=1)
         for name, hook in (
             ("metrics_updater", metrics_updater),
@@ -215,7 +225,7 @@ class HuddleCluster:
         self._next_tick = now + self.rotation_interval_sec
         self._log: deque[RotationEvent] = deque(maxlen=max_log)
         self._pending: list[RotationEvent] = []
-        self._abandoned: deque[Upstream] = deque()
+        self._abandoned: deque[tuple[Upstream, float | None]] = deque()
         self._moves = 0
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
@@ -318,20 +328,66 @@ class HuddleCluster:
             lock.release()
 
     def begin(self, exclude: Collection[Upstream] | None = None) -> Attempt:
-        """Pick an upstream and count a call in flight to it; report through the Attempt."""
+        """Pick an upstream and count a call in flight to it; report through the Attempt.
+
+        Unlike :meth:`get_server` it also passes over an inner upstream whose calls are
+        stalled (see ``stall_factor``), since it knows when each call got its answer.
+        """
+        now = self._clock()
         with self._lock:
             if self._abandoned:
                 self._drain_abandoned()
             up = self._pick(exclude)
+            if up.waiting and self.stall_factor is not None and up.position is Position.INNER:
+                up = self._unstalled(up, exclude, now)
             up.in_flight += 1
-        return Attempt(self, up)
+            up.waiting += 1
+            up.waiting_since += now
+        return Attempt(self, up, now)
+
+    def _unstalled(
+        self, up: Upstream, exclude: Collection[Upstream] | None, now: float
+    ) -> Upstream:
+        """``up``, or the next inner upstream when ``up``'s calls are stalled.
+
+        Evidence only arrives with an answer, so a server that just turned slow or hung
+        would keep its round-robin share until enough slow answers came back. Its calls
+        still waiting for a head are evidence too: when their mean age exceeds
+        ``stall_factor`` times the baseline (and ``stall_floor_ms``), the pick moves on to
+        the next inner upstream that is not stalled. Healthy calls wait about half the
+        baseline on average, so round robin is untouched while nothing is wrong.
+        """
+        baseline = self._baseline
+        if baseline <= 0.0 or self.stall_factor is None:
+            return up
+        limit = max(self.stall_factor * baseline, self.stall_floor_ms) / 1000.0
+
+        def stalled(u: Upstream) -> bool:
+            return u.waiting > 0 and now - u.waiting_since / u.waiting > limit
+
+        if not stalled(up):
+            return up
+        inner = self._inner
+        n = len(inner)
+        k = inner.index(up)
+        for j in range(1, n):
+            other = inner[(k + j) % n]
+            if (not exclude or other not in exclude) and not stalled(other):
+                return other
+        return up
+
+    def _stop_waiting(self, up: Upstream, since: float | None) -> None:
+        if since is not None and up.waiting > 0:
+            up.waiting -= 1
+            up.waiting_since = up.waiting_since - since if up.waiting else 0.0
 
     def _drain_abandoned(self) -> None:
         abandoned = self._abandoned
         while abandoned:
-            up = abandoned.popleft()
+            up, since = abandoned.popleft()
             if up.in_flight > 0:
                 up.in_flight -= 1
+            self._stop_waiting(up, since)
 
     def _pick(self, exclude: Collection[Upstream] | None) -> Upstream:
         if self._trickle and exclude is None:
@@ -370,13 +426,14 @@ class HuddleCluster:
         """
         self._report(server, latency_ms, status, failure, False)
 
-    def _release(self, server: Upstream, duration_ms: float) -> None:
+    def _release(self, server: Upstream, duration_ms: float, since: float | None) -> None:
         with self._lock:
             if server.in_flight > 0:
                 server.in_flight -= 1
             server.duration_ms = duration_ms
+            self._stop_waiting(server, since)
 
-    def _release_later(self, server: Upstream) -> None:
+    def _release_later(self, server: Upstream, since: float | None) -> None:
         # Never waits for the lock, so it is safe from a finalizer or __del__, which the
         # garbage collector may run on a thread that holds the cluster's lock already. When
         # the lock is busy, a (thread-safe) deque takes the release and the next begin() or
@@ -386,10 +443,11 @@ class HuddleCluster:
             try:
                 if server.in_flight > 0:
                     server.in_flight -= 1
+                self._stop_waiting(server, since)
             finally:
                 lock.release()
         else:
-            self._abandoned.append(server)
+            self._abandoned.append((server, since))
 
     def record_latency(self, server: Upstream, latency_ms: float) -> None:
         """Record one successful call's latency (the reference's feedback call).
@@ -433,11 +491,13 @@ class HuddleCluster:
         failure: FailureKind | None = None,
         probe: bool = False,
         release: bool = False,
+        waited_since: float | None = None,
     ) -> None:
         thread = self._thread
         now = self._now if thread is not None else self._clock()
         lat = -1.0 if latency_ms is None or latency_ms < 0.0 else latency_ms
         with self._lock:
+            self._stop_waiting(up, waited_since)
             if release and up.in_flight > 0:  # the whole call ended with this outcome
                 up.in_flight -= 1
                 if latency_ms is not None:

@@ -72,6 +72,8 @@ class Upstream:
         "rotation_count",
         "scheme",
         "temperature",
+        "waiting",
+        "waiting_since",
         "weight",
     )
 
@@ -100,6 +102,10 @@ class Upstream:
         self.anomaly = 0.0
         self.healthy = True
         self.in_flight = 0
+        #: Calls begun and still waiting for their response head, and the sum of their
+        #: begin times (so their mean age is O(1): now - waiting_since / waiting).
+        self.waiting = 0
+        self.waiting_since = 0.0
         #: Set by a metrics_updater; None means "use the calls in flight".
         self.active_connections: int | None = None
         self.cpu_usage = 0.0

@@ -602,3 +602,58 @@ def test_a_whole_call_is_reported_and_released_in_one_step() -> None:
     b.failed(FailureKind.RESET)
     assert (b.upstream.in_flight, b.upstream.failures) == (0, 1)
     assert len(c) == 2
+
+
+def test_begin_passes_over_an_upstream_whose_calls_are_stalled() -> None:
+    c, clock, _ = make_cluster(3, max_inner_size=3)
+    feed(c, {}, 30)
+    c.rotate()  # baseline 20 ms
+    s0, s1, s2 = (c.server(f"s{i}") for i in range(3))
+    stuck = [c.begin() for _ in range(3)]  # one call on each
+    clock.advance(0.030)
+    assert [c.begin().upstream for _ in range(3)] == [s0, s1, s2]  # 30 ms < 2 x 20 ms
+    clock.advance(0.050)
+    fresh = [c.begin() for _ in range(3)]  # every server now has an 80 ms old call...
+    for a in fresh[:2]:
+        a.succeeded(20.0, status=200)
+    for a in stuck[1:]:
+        a.succeeded(20.0, status=200)
+    # ...s1 and s2 answered; s0 still holds two calls, mean age 40 ms = 2 x baseline + clock
+    clock.advance(0.010)
+    picks = [c.begin().upstream.id for _ in range(6)]
+    assert "s0" not in picks
+    assert s0.waiting == 2 + 0 and s0.in_flight == s0.waiting
+
+
+def test_stall_avoidance_leaves_round_robin_alone_when_all_are_stalled() -> None:
+    c, clock, _ = make_cluster(2)
+    feed(c, {}, 20)
+    c.rotate()
+    held = [c.begin() for _ in range(2)]
+    clock.advance(1.0)
+    picks = [c.begin().upstream.id for _ in range(4)]
+    assert sorted(picks) == ["s0", "s0", "s1", "s1"]
+    for a in held:
+        a.cancel()
+
+
+def test_stall_avoidance_can_be_turned_off() -> None:
+    c, clock, _ = make_cluster(2, stall_factor=None)
+    feed(c, {}, 20)
+    c.rotate()
+    c.begin()  # s0, then it stalls
+    clock.advance(1.0)
+    assert [c.begin().upstream.id for _ in range(2)] == ["s1", "s0"]
+
+
+def test_waiting_calls_are_counted_until_their_head_arrives() -> None:
+    c, clock, _ = make_cluster(1, min_inner_size=1)
+    a, b, d = c.begin(), c.begin(), c.begin()
+    up = a.upstream
+    assert up.waiting == 3
+    a.responded(200)
+    b.failed(FailureKind.RESET)
+    d.release_later()
+    assert (up.waiting, up.in_flight, up.waiting_since) == (0, 1, 0.0)
+    a.completed()
+    assert up.in_flight == 0

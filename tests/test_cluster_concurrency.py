@@ -19,7 +19,7 @@ def _check_invariants(c: HuddleCluster) -> None:
     assert all(u.position is Position.INNER for u in inner)
     assert all(u.position is Position.OUTER for u in outer)
     assert c.min_inner_size <= len(inner) <= c.max_inner_size
-    assert all(u.in_flight == 0 for u in inner + outer)
+    assert all(u.in_flight == 0 and u.waiting == 0 for u in inner + outer)
 
 
 def test_threads_picking_and_reporting_lose_nothing() -> None:
@@ -92,4 +92,4 @@ def test_asyncio_tasks_share_a_cluster_without_blocking() -> None:
 
     asyncio.run(main())
     assert sum(u.requests for u in c.all_servers()) == 20_000
-    assert all(u.in_flight == 0 for u in c.all_servers())
+    assert all(u.in_flight == 0 and u.waiting == 0 for u in c.all_servers())

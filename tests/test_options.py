@@ -37,6 +37,8 @@ from huddle_client import HuddleCluster
         ({"evidence_ttl_sec": 0}, r"evidence_ttl_sec must be in \(0, inf\)"),
         ({"probe_interval_sec": -1}, r"probe_interval_sec must be in \(0, inf\)"),
         ({"probe_timeout_sec": 0}, r"probe_timeout_sec must be in \(0, inf\)"),
+        ({"stall_factor": 0.5}, r"stall_factor must be in \[1, 1000\], got 0.5"),
+        ({"stall_floor_ms": -1}, r"stall_floor_ms must be in \[0, inf\)"),
         ({"max_rotation_log": 0}, r"max_rotation_log must be in \[1, inf\)"),
         ({"metrics_updater": 3}, r"metrics_updater must be a callable or None, got 3"),
         ({"on_rotation": "log"}, r"on_rotation must be a callable or None"),
