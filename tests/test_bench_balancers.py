@@ -165,6 +165,11 @@ def test_markdown_table_round_trips_and_rejects_ragged_rows() -> None:
         rp.markdown_table(["a", "b"], [[1]])
     with pytest.raises(ValueError, match="no Markdown table"):
         rp.parse_markdown_table("nothing here")
+    two = "title\n\n" + text + "\nmore\n\n" + rp.markdown_table(["c"], [["z"]])
+    assert rp.parse_markdown_tables(two) == [
+        [{"a": "1", "b": "x"}, {"a": "2.5", "b": "y"}],
+        [{"c": "z"}],
+    ]
 
 
 def test_proxy_configs_listen_on_loopback_and_name_every_server(tmp_path: Path) -> None:

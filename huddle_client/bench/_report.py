@@ -82,16 +82,34 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     return "\n".join(lines) + "\n"
 
 
+def parse_markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Read back every table in ``text``, each as a list of {header: cell} dicts."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.strip().startswith("|"):
+            current.append(line.strip())
+        elif current:
+            blocks.append(current)
+            current = []
+    tables = []
+    for lines in blocks:
+        if len(lines) < 2:
+            raise ValueError(f"a table needs a header and a rule line, got {lines!r}")
+        headers = [c.strip() for c in lines[0].strip("|").split("|")]
+        rows = []
+        for line in lines[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if len(cells) != len(headers):
+                raise ValueError(f"row {line!r} does not match the header {headers!r}")
+            rows.append(dict(zip(headers, cells, strict=True)))
+        tables.append(rows)
+    return tables
+
+
 def parse_markdown_table(text: str) -> list[dict[str, str]]:
     """Read back the first table in ``text`` as a list of {header: cell} dicts."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("|")]
-    if len(lines) < 2:
+    tables = parse_markdown_tables(text)
+    if not tables:
         raise ValueError("no Markdown table found")
-    headers = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = []
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) != len(headers):
-            raise ValueError(f"row {line!r} does not match the header {headers!r}")
-        rows.append(dict(zip(headers, cells, strict=True)))
-    return rows
+    return tables[0]
