@@ -32,7 +32,7 @@ class Attempt:
         attempt.succeeded(status=response.status)
     """
 
-    __slots__ = ("__weakref__", "_cluster", "_since", "_waiting", "done", "started", "upstream")
+    __slots__ = ("__weakref__", "_cluster", "_head", "_open", "_since", "started", "upstream")
 
     def __init__(self, cluster: HuddleCluster, upstream: Upstream, since: float) -> None:
         self._cluster = cluster
@@ -40,15 +40,26 @@ class Attempt:
         self.started = time.perf_counter()
         #: The cluster clock's time at begin(), while the call waits for its response head.
         self._since = since
-        self._waiting = True
-        self.done = False
+        # One-shot tokens: list.pop() is atomic, so of two threads finishing the same call
+        # (a stream closed while a finalizer runs, say) exactly one wins each token.
+        self._open = [True]
+        self._head = [True]
+
+    @property
+    def done(self) -> bool:
+        """True once the call was completed, failed, cancelled or released."""
+        return not self._open
+
+    def _claim(self, token: list[bool]) -> bool:
+        try:
+            token.pop()
+        except IndexError:
+            return False
+        return True
 
     def _stop_waiting(self) -> float | None:
         """The begin() time when this call was still waiting for its head, else None."""
-        if self._waiting:
-            self._waiting = False
-            return self._since
-        return None
+        return self._since if self._claim(self._head) else None
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the attempt began."""
@@ -60,35 +71,32 @@ class Attempt:
         Use this when the body is still to be read; call :meth:`completed` (or
         :meth:`failed` with ``BODY_FAILED``) when it ends.
         """
-        if self.done or not self._waiting:
+        if not self._open or not self._claim(self._head):
             return
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster._report(self.upstream, ms, status, None, False, False, self._stop_waiting())
+        self._cluster._report(self.upstream, ms, status, None, False, False, self._since)
 
     def completed(self) -> None:
         """The body was read to its end (or the caller closed it): release the call."""
-        if self.done:
-            return
-        self.done = True
-        self._cluster._release(self.upstream, self.elapsed_ms(), self._stop_waiting())
+        if self._claim(self._open):
+            self._cluster._release(self.upstream, self.elapsed_ms(), self._stop_waiting())
 
     def succeeded(self, latency_ms: float | None = None, status: int | None = None) -> None:
         """Shorthand for a whole call that worked: :meth:`responded` then :meth:`completed`,
         in one step of the engine."""
-        if self.done:
+        if not self._claim(self._open):
             return
-        self.done = True
-        if not self._waiting:
+        since = self._stop_waiting()
+        if since is None:  # the head was reported already
             self._cluster._release(self.upstream, self.elapsed_ms(), None)
             return
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
-        self._cluster._report(self.upstream, ms, status, None, False, True, self._stop_waiting())
+        self._cluster._report(self.upstream, ms, status, None, False, True, since)
 
     def failed(self, failure: FailureKind, latency_ms: float | None = None) -> None:
         """The call failed in the way ``failure`` says; release it."""
-        if self.done:
+        if not self._claim(self._open):
             return
-        self.done = True
         ms = self.elapsed_ms() if latency_ms is None else latency_ms
         self._cluster._report(self.upstream, ms, None, failure, False, True, self._stop_waiting())
 
@@ -99,10 +107,8 @@ class Attempt:
         may run finalizers on a thread that holds it): when the lock is busy, the in-flight
         count is settled by the next :meth:`HuddleCluster.begin` or rotation tick.
         """
-        if self.done:
-            return
-        self.done = True
-        self._cluster._release_later(self.upstream, self._stop_waiting())
+        if self._claim(self._open):
+            self._cluster._release_later(self.upstream, self._stop_waiting())
 
     def cancel(self) -> None:
         """Release the call without evidence (the caller gave up before any outcome)."""

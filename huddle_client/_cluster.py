@@ -327,17 +327,21 @@ class HuddleCluster:
         finally:
             lock.release()
 
-    def begin(self, exclude: Collection[Upstream] | None = None) -> Attempt:
+    def begin(
+        self, exclude: Collection[Upstream] | None = None, *, trickle: bool = True
+    ) -> Attempt:
         """Pick an upstream and count a call in flight to it; report through the Attempt.
 
         Unlike :meth:`get_server` it also passes over an inner upstream whose calls are
         stalled (see ``stall_factor``), since it knows when each call got its answer.
+        ``trickle=False`` keeps this call off the recovery trickle to resting upstreams:
+        pass it for a request that could not be retried elsewhere (a POST, a streamed body).
         """
         now = self._clock()
         with self._lock:
             if self._abandoned:
                 self._drain_abandoned()
-            up = self._pick(exclude)
+            up = self._pick(exclude, trickle)
             if up.waiting and self.stall_factor is not None and up.position is Position.INNER:
                 up = self._unstalled(up, exclude, now)
             up.in_flight += 1
@@ -389,8 +393,8 @@ class HuddleCluster:
                 up.in_flight -= 1
             self._stop_waiting(up, since)
 
-    def _pick(self, exclude: Collection[Upstream] | None) -> Upstream:
-        if self._trickle and exclude is None:
+    def _pick(self, exclude: Collection[Upstream] | None, trickle: bool = True) -> Upstream:
+        if self._trickle and exclude is None and trickle:
             return self._trickle.pop()
         inner = self._inner
         n = len(inner)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from ._attempt import Attempt
 from ._cluster import HuddleCluster
 from ._outcome import FailureKind
-from ._retry import FailoverPolicy
+from ._retry import FailoverPolicy, is_idempotent
 from ._upstream import Upstream
 from .errors import NoUpstreamAvailable
 
@@ -31,7 +31,16 @@ from .errors import NoUpstreamAvailable
 class FailoverRun:
     """State of one request's attempts across upstreams."""
 
-    __slots__ = ("_cluster", "_policy", "body_replayable", "enabled", "method", "tried", "tries")
+    __slots__ = (
+        "_cluster",
+        "_policy",
+        "_trickle",
+        "body_replayable",
+        "enabled",
+        "method",
+        "tried",
+        "tries",
+    )
 
     def __init__(
         self,
@@ -47,6 +56,9 @@ class FailoverRun:
         self.method = method.upper()
         self.body_replayable = body_replayable
         self.enabled = enabled
+        # A trickle call goes to a resting upstream that may still be bad: only a request
+        # that can fail over afterwards may be one.
+        self._trickle = enabled and body_replayable and is_idempotent(self.method)
         self.tries = 0
         #: ``(upstream, reason)`` for every attempt that did not produce the final answer.
         self.tried: list[tuple[Upstream, str]] = []
@@ -57,7 +69,7 @@ class FailoverRun:
         """Begin the next attempt on an upstream this request has not tried yet."""
         exclude = {up for up, _ in self.tried} if self.tried else None
         try:
-            attempt = self._cluster.begin(exclude)
+            attempt = self._cluster.begin(exclude, trickle=self._trickle)
         except NoUpstreamAvailable as exc:
             raise NoUpstreamAvailable("no upstream can take the request", self.tried_ids()) from exc
         self.tries += 1

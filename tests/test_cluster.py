@@ -657,3 +657,52 @@ def test_waiting_calls_are_counted_until_their_head_arrives() -> None:
     assert (up.waiting, up.in_flight, up.waiting_since) == (0, 1, 0.0)
     a.completed()
     assert up.in_flight == 0
+
+
+def test_recovery_trickle_never_takes_a_call_that_cannot_fail_over() -> None:
+    c, clock, _ = make_cluster(6, min_outer_dwell_sec=0.0, probe_interval_sec=1.0)
+    clock.advance(2.0)
+    c.rotate()  # s5 rests with no evidence: it is due a trickle call
+    assert c.begin(trickle=False).upstream.id != "s5"
+    assert c.begin().upstream.id == "s5"
+
+
+def test_failover_run_keeps_posts_and_streamed_bodies_off_the_trickle() -> None:
+    from huddle_client import FailoverPolicy, FailoverRun
+
+    c, clock, _ = make_cluster(6, min_outer_dwell_sec=0.0, probe_interval_sec=1.0)
+    policy = FailoverPolicy()
+    for method, replayable in (("POST", True), ("GET", False)):
+        clock.advance(2.0)
+        c.rotate()
+        run = FailoverRun(c, policy, method, body_replayable=replayable)
+        assert run.next_attempt().upstream.id != "s5"
+    clock.advance(2.0)
+    c.rotate()
+    assert FailoverRun(c, policy, "GET").next_attempt().upstream.id == "s5"
+
+
+def test_two_threads_finishing_one_call_release_it_once() -> None:
+    import threading
+
+    c, _, _ = make_cluster(1, min_inner_size=1)
+    for _ in range(200):
+        keep = c.begin()  # another call on the same upstream, whose count must survive
+        a = c.begin()
+        barrier = threading.Barrier(2)
+
+        def finish(fn: object, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            fn()  # type: ignore[operator]
+
+        threads = [
+            threading.Thread(target=finish, args=(a.completed,)),
+            threading.Thread(target=finish, args=(a.release_later,)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(5)
+        assert a.upstream.in_flight == 1 and a.upstream.waiting == 1
+        keep.cancel()
+        assert a.upstream.in_flight == 0 and a.upstream.waiting == 0
