@@ -29,7 +29,7 @@ from ._events import INNER_TO_OUTER, OUTER_TO_INNER, Reason, RotationEvent
 from ._outcome import FailureKind
 from ._parse import parse_upstream, parse_upstreams
 from ._probe import Probe, ProbeRunner
-from ._upstream import Position, Upstream
+from ._upstream import NEVER, Position, Upstream
 from .errors import NoUpstreamAvailable
 
 log = logging.getLogger("huddle_client")
@@ -730,22 +730,27 @@ class HuddleCluster:
             if now - up.last_evidence < self.probe_interval_sec:
                 continue
             if self.probe is not None:
-                up.probe_due = True
+                running = now - up.probe_started < 2.0 * self.probe_timeout_sec
+                up.probe_due = not running
             elif self.trickle and now - up.last_moved >= self.min_outer_dwell_sec:
                 self._trickle.append(up)
 
     # -- probes -------------------------------------------------------------------------
 
     def take_due_probes(self) -> list[Upstream]:
-        """Resting upstreams due for a recovery probe (each returned once per schedule)."""
+        """Resting upstreams due for a recovery probe, each handed out once until its result
+        is recorded (or its probe overran the timeout twice over)."""
+        now = self._clock()
         with self._lock:
             due = [u for u in self._outer if u.probe_due]
             for u in due:
                 u.probe_due = False
+                u.probe_started = now
         return due
 
     def record_probe(self, server: Upstream, ok: bool, latency_ms: float | None = None) -> None:
         """Record a recovery probe: a pass is a fresh success, a failure marks it unhealthy."""
+        server.probe_started = NEVER
         if ok:
             self._report(server, latency_ms, None, None, True)
         else:

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -30,40 +31,64 @@ Probe = Callable[[Upstream], object | Awaitable[object]]
 
 
 class ProbeRunner:
-    """Runs due probes for one cluster on a background thread."""
+    """Runs due probes for one cluster: a scheduler thread and a few worker threads.
+
+    An upstream is probed by one worker at a time (the cluster does not schedule it again
+    until the result is in, or until the probe overran its timeout twice over). A sync
+    probe must bound its own time, as :class:`HTTPProbe` does with its client timeout; an
+    async probe is cancelled at the timeout. :meth:`stop` joins every thread it started.
+    """
+
+    WORKERS = 4
 
     def __init__(self, cluster: HuddleCluster, probe: Probe, timeout_sec: float) -> None:
         self._cluster = cluster
         self._probe = probe
         self._timeout = timeout_sec
         self._stop = threading.Event()
-        self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="huddle-probe")
-        self._thread = threading.Thread(target=self._run, name="huddle-prober", daemon=True)
+        self._queue: queue.SimpleQueue[Upstream | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name="huddle-prober", daemon=True),
+            *(
+                threading.Thread(target=self._work, name=f"huddle-probe-{i}", daemon=True)
+                for i in range(self.WORKERS)
+            ),
+        ]
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float) -> None:
+        """Stop scheduling, let running probes end (bounded by ``timeout``), join threads."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in range(self.WORKERS):
+            self._queue.put(None)
         with self._loop_lock:
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
+            loop, loop_thread = self._loop, self._loop_thread
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if loop is not None and loop_thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            loop_thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         interval = min(self._cluster.probe_interval_sec, self._cluster.rotation_interval_sec)
         while not self._stop.wait(interval / 2.0):
             for up in self._cluster.take_due_probes():
-                if self._stop.is_set():
-                    return
-                try:
-                    self._pool.submit(self.probe_once, up)
-                except RuntimeError:
-                    return
+                self._queue.put(up)
+
+    def _work(self) -> None:
+        while True:
+            up = self._queue.get()
+            if up is None or self._stop.is_set():
+                return
+            self.probe_once(up)
 
     def probe_once(self, up: Upstream) -> bool:
         """Probe one upstream now, record the result and return it."""
@@ -79,12 +104,17 @@ class ProbeRunner:
         elapsed = (time.perf_counter() - started) * 1000.0
         if elapsed > self._timeout * 1000.0:
             ok = False
-        self._cluster.record_probe(up, ok, elapsed)
+        if not self._stop.is_set():
+            self._cluster.record_probe(up, ok, elapsed)
         return ok
 
     def _await(self, awaitable: Awaitable[object]) -> object:
         future = asyncio.run_coroutine_threadsafe(_wrap(awaitable), self._event_loop())
-        return future.result(self._timeout)
+        try:
+            return future.result(self._timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # the coroutine (and its connection) must not outlive the probe
+            raise
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         with self._loop_lock:
@@ -94,7 +124,7 @@ class ProbeRunner:
                     target=_run_until_stopped, args=(loop,), name="huddle-probe-loop", daemon=True
                 )
                 runner.start()
-                self._loop = loop
+                self._loop, self._loop_thread = loop, runner
             return self._loop
 
 

@@ -68,6 +68,7 @@ class Upstream:
         "port",
         "position",
         "probe_due",
+        "probe_started",
         "requests",
         "rotation_count",
         "scheme",
@@ -119,6 +120,8 @@ class Upstream:
         self.rotation_count = 0
         self.consecutive_ejections = 0
         self.probe_due = False
+        #: When its current probe was handed out (NEVER when none is running).
+        self.probe_started = NEVER
         self.requests = 0
         self.failures = 0
         #: Duration of the last finished call, body included (time to headers is the
