@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             oracle_p99 = runs[-1].latency(99)
             for run in runs:
                 name = "HuddleTransport" if run.contender == "huddle_client" else run.contender
+                before = run.to_faulty_before_ejection(f"s{scenario.faulty}")
                 table.append(
                     [
                         scenario.name,
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                         fmt_ms(run.latency(99)),
                         f"{ratio(run.latency(99), oracle_p99):.2f}x",
                         f"{run.failed} / {run.requests}",
+                        "-" if before is None else str(before),
                     ]
                 )
     headers = [
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "p99 ms",
         "p99 / oracle",
         "failed / requests",
+        "to faulty before ejection",
     ]
     print(machine_header_line())
     print(markdown_table(headers, table))
