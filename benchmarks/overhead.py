@@ -86,6 +86,7 @@ def make_huddle_get_record() -> Callable[[int], None]:
         for i in range(count):
             record(get(), lat[i & 1023])
 
+    run.stop = cluster.stop  # type: ignore[attr-defined]
     return run
 
 
@@ -227,6 +228,9 @@ def main() -> None:
         if reference_gr is not None:
             rf = min(rf, per_call_us(reference_gr, ref_count, 1))
 
+    stop = getattr(huddle_gr, "stop", None)
+    if stop is not None:
+        stop()
     mem = memory_kb(_huddle_make, _huddle_report)
     ref_mem = memory_kb(_reference_make, _huddle_report) if reference_gr else float("nan")
 

@@ -12,10 +12,9 @@ lock guards the state; it is never held across a callback, an await or I/O.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-import math
-import statistics
 import threading
 import time
 from collections import deque
@@ -25,10 +24,12 @@ from typing import Any
 from . import _validate
 from ._adaptive import AdaptiveThresholds
 from ._attempt import Attempt
-from ._events import INNER_TO_OUTER, OUTER_TO_INNER, Reason, RotationEvent
+from ._events import Reason, RotationEvent
+from ._health import build_report, describe, gini
 from ._outcome import FailureKind
 from ._parse import parse_upstream, parse_upstreams
 from ._probe import Probe, ProbeRunner
+from ._rotation import RotationCycle
 from ._upstream import NEVER, Position, Upstream
 from .errors import NoUpstreamAvailable
 
@@ -38,7 +39,7 @@ MetricsUpdater = Callable[[Upstream], None]
 RotationHook = Callable[[RotationEvent], None]
 
 
-class HuddleCluster:
+class HuddleCluster(RotationCycle):
     """A self-organizing set of upstreams: hot servers rest, cool ones return.
 
     Every option of the reference design keeps its name and default; the options after
@@ -54,7 +55,6 @@ class HuddleCluster:
 
     # Slots keep a cluster of 20 upstreams within a few KB (the reference: about 37 KB).
     __slots__ = (
-        "__weakref__",
         "_abandoned",
         "_adaptive",
         "_baseline",
@@ -231,8 +231,6 @@ class HuddleCluster:
         self._stop: threading.Event | None = None
         self._prober: ProbeRunner | None = None
 
-    # -- membership ---------------------------------------------------------------------
-
     def add_server(self, server: object, force_inner: bool = False) -> Upstream:
         """Add an upstream (URL, reference tuple or :class:`Upstream`); return it.
 
@@ -245,21 +243,22 @@ class HuddleCluster:
         with self._lock:
             if up.id in self._servers:
                 raise ValueError(f"add_server: an upstream with id {up.id!r} exists already")
-            self._servers[up.id] = up
-            up.evict_at = min(1.0, self.heat_threshold * up.weight)
-            if self.cold_start_sec > 0.0:
-                up.cold_until = now + self.cold_start_sec
-            if force_inner and up.cold_until <= now and len(self._inner) < self.max_inner_size:
-                self._place_inner(up, now)
-            else:
-                up.position = Position.OUTER
-                self._outer.append(up)
+            self._join(up, now, inner=force_inner, cold=self.cold_start_sec > 0.0)
         return up
 
-    def _place_inner(self, up: Upstream, now: float) -> None:
-        up.position = Position.INNER
-        up.inner_since = now
-        self._inner.append(up)
+    def _join(self, up: Upstream, now: float, *, inner: bool, cold: bool) -> None:
+        """Register ``up``: active when asked and there is room (and no cold start)."""
+        self._servers[up.id] = up
+        up.evict_at = min(1.0, self.heat_threshold * up.weight)
+        if cold:
+            up.cold_until = now + self.cold_start_sec
+        if inner and not cold and len(self._inner) < self.max_inner_size:
+            up.position = Position.INNER
+            up.inner_since = now
+            self._inner.append(up)
+        else:
+            up.position = Position.OUTER
+            self._outer.append(up)
 
     def remove_server(self, server_id: str) -> bool:
         """Remove an upstream from the cluster; False when there is no such id."""
@@ -304,8 +303,6 @@ class HuddleCluster:
         if up is None:
             raise KeyError(f"no upstream with id {key!r} in this cluster")
         return up
-
-    # -- the request path ---------------------------------------------------------------
 
     def get_server(self, exclude: Collection[Upstream] | None = None) -> Upstream:
         """The next upstream to call: round robin over the inner ring.
@@ -549,97 +546,6 @@ class HuddleCluster:
         if due:
             self.rotate()
 
-    def _heat(self, up: Upstream) -> None:
-        up.observe(-1.0, False, self._baseline, self.ema_alpha, self.error_gain, False)
-
-    def _warm_baseline(self) -> float:
-        """The median, recomputed per report only until every inner server has a sample.
-
-        Without this the first server to report would set the baseline alone until the
-        first tick, and a slow one would be judged against itself.
-        """
-        avgs = [u.lat_sum / u.lat_n for u in self._inner if u.lat_n]
-        self._baseline = statistics.median(avgs) if avgs else 0.0
-        self._warming = len(avgs) < len(self._inner)
-        return self._baseline
-
-    def _is_hot(self, up: Upstream) -> Reason | None:
-        floor = self.absolute_latency_floor_ms
-        if floor is not None and up.lat_n and up.lat_sum / up.lat_n > floor:
-            return Reason.ABSOLUTE_LATENCY
-        if up.temperature >= up.evict_at:
-            return Reason.OVERHEATED
-        return None
-
-    def _maybe_evict_hot(self, up: Upstream, now: float) -> bool:
-        reason = self._is_hot(up)
-        if reason is None:
-            return False
-        if now - up.last_moved < self.rotation_cooldown_sec:
-            return False
-        if self._cycle_evictions >= self._cycle_cap or len(self._inner) <= self.min_inner_size:
-            return False
-        self._cycle_evictions += 1
-        self._move_out(up, reason, now)
-        return True
-
-    # -- moves --------------------------------------------------------------------------
-
-    def _move_out(self, up: Upstream, reason: Reason, now: float) -> None:
-        self._inner.remove(up)
-        self._outer.append(up)
-        up.position = Position.OUTER
-        up.inner_time += now - up.inner_since
-        up.last_moved = now
-        up.rotation_count += 1
-        up.consecutive_ejections += 1
-        if reason is Reason.ABSOLUTE_LATENCY:
-            # Without this a floor breach would cool below cool_threshold and come straight
-            # back: the relative score alone says nothing is wrong.
-            up.temperature = max(up.temperature, 0.8)
-        self._record_event(up, INNER_TO_OUTER, reason)
-
-    def _move_in(self, up: Upstream, reason: Reason, now: float) -> None:
-        self._outer.remove(up)
-        if up in self._trickle:
-            self._trickle.remove(up)
-        up.position = Position.INNER
-        up.inner_since = now
-        up.last_moved = now
-        up.rotation_count += 1
-        up.consecutive_ejections = 0
-        self._inner.append(up)
-        self._record_event(up, OUTER_TO_INNER, reason)
-
-    def _record_event(self, up: Upstream, direction: str, reason: Reason) -> None:
-        self._moves += 1
-        event = RotationEvent(time.time(), up.id, direction, reason.value, up.temperature)
-        self._log.append(event)
-        self._pending.append(event)
-        log.info("%s %s (%s, temperature %.3f)", up.id, direction, reason.value, up.temperature)
-
-    def _refill(self, now: float) -> None:
-        """Emergency fallback: keep the inner ring at min_inner_size with healthy servers."""
-        while len(self._inner) < self.min_inner_size:
-            ready = [u for u in self._outer if u.healthy and u.cold_until <= now]
-            if not ready:
-                return
-            self._move_in(min(ready, key=lambda u: u.temperature), Reason.REFILL, now)
-
-    def _flush_events(self) -> None:
-        with self._lock:
-            events, self._pending = self._pending, []
-        hook = self._on_rotation
-        if hook is None:
-            return
-        for event in events:
-            try:
-                hook(event)
-            except Exception:
-                log.exception("on_rotation hook failed for %s", event)
-
-    # -- the rotation tick --------------------------------------------------------------
-
     def rotate(self) -> bool:
         """Run one rotation cycle now; True when any upstream moved.
 
@@ -654,88 +560,13 @@ class HuddleCluster:
             if self._metrics_updater is not None:
                 self._run_metrics_updater()
             with self._lock:
+                if self._abandoned:
+                    self._drain_abandoned()
                 moved = self._tick(self._clock())
             self._flush_events()
             return moved
         finally:
             self._rotate_lock.release()
-
-    def _run_metrics_updater(self) -> None:
-        assert self._metrics_updater is not None
-        for up in self.all_servers():
-            try:
-                self._metrics_updater(up)
-            except Exception:
-                log.exception("metrics_updater failed for %s", up.id)
-
-    def _tick(self, now: float) -> bool:
-        if self._abandoned:
-            self._drain_abandoned()
-        since = self._last_tick
-        self._last_tick = self._now = now
-        self._next_tick = now + self.rotation_interval_sec
-        moves_before = self._moves
-
-        for up in self._servers.values():
-            if up.n and now - up.last_evidence > self.evidence_ttl_sec:
-                up.clear_evidence()
-            else:
-                up.resum()
-        self._warm_baseline()
-        for up in self._servers.values():
-            if up.last_evidence < since:
-                self._heat(up)
-        self._adapt_thresholds(now)
-        for up in self._servers.values():
-            up.evict_at = min(1.0, self.heat_threshold * up.weight)
-
-        self._cycle_evictions = 0
-        self._cycle_cap = max(1, len(self._inner) // 3)
-        for up in sorted(self._inner, key=lambda u: -u.temperature):
-            if not up.healthy:
-                self._move_out(up, Reason.HEALTH_FAIL, now)
-            else:
-                self._maybe_evict_hot(up, now)
-        self._promote(now)
-        self._refill(now)
-        self._schedule_recovery(now)
-        return self._moves != moves_before
-
-    def _adapt_thresholds(self, now: float) -> None:
-        samples = sorted(x for u in self._inner for x in u.latencies())
-        self._cluster_p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)] if samples else 0.0
-        if self._adaptive is not None:
-            self.heat_threshold, self.cool_threshold = self._adaptive.observe(
-                self._cluster_p95, now
-            )
-
-    def _promote(self, now: float) -> None:
-        while len(self._inner) < self.max_inner_size:
-            ready = [
-                u
-                for u in self._outer
-                if u.healthy
-                and u.cold_until <= now
-                and now - u.last_moved >= self.min_outer_dwell_sec
-                and u.temperature <= self.cool_threshold
-            ]
-            if not ready:
-                return
-            self._move_in(min(ready, key=lambda u: u.temperature), Reason.COOLED, now)
-
-    def _schedule_recovery(self, now: float) -> None:
-        """Resting servers need fresh evidence to cool: probe them, or trickle real calls."""
-        self._trickle.clear()
-        for up in self._outer:
-            if now - up.last_evidence < self.probe_interval_sec:
-                continue
-            if self.probe is not None:
-                running = now - up.probe_started < 2.0 * self.probe_timeout_sec
-                up.probe_due = not running
-            elif self.trickle and now - up.last_moved >= self.min_outer_dwell_sec:
-                self._trickle.append(up)
-
-    # -- probes -------------------------------------------------------------------------
 
     def take_due_probes(self) -> list[Upstream]:
         """Resting upstreams due for a recovery probe, each handed out once until its result
@@ -755,8 +586,6 @@ class HuddleCluster:
             self._report(server, latency_ms, None, None, True)
         else:
             self._report(server, latency_ms, None, FailureKind.OTHER, True)
-
-    # -- lifecycle ----------------------------------------------------------------------
 
     def start(self, rotation_interval_sec: float | None = None) -> None:
         """Start the background rotation thread (and the probe runner, if a probe is set)."""
@@ -810,7 +639,8 @@ class HuddleCluster:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.stop()
+        # stop() joins threads: wait for them off the event loop.
+        await asyncio.to_thread(self.stop)
 
     @contextlib.contextmanager
     def get_server_context(self) -> Iterator[Upstream]:
@@ -822,8 +652,6 @@ class HuddleCluster:
             attempt.failed(FailureKind.OTHER)
             raise
         attempt.succeeded()
-
-    # -- observation --------------------------------------------------------------------
 
     def all_servers(self) -> list[Upstream]:
         """Every upstream, inner ring first."""
@@ -876,50 +704,19 @@ class HuddleCluster:
         """A JSON-ready snapshot of both rings, the thresholds and recent rotations."""
         now = self._clock()
         with self._lock:
-            inner = [self._describe(u, now) for u in self._inner]
-            outer = [self._describe(u, now) for u in sorted(self._outer, key=_temp)]
+            inner = [describe(u, now) for u in self._inner]
+            outer = [describe(u, now) for u in sorted(self._outer, key=_temp)]
             recent = list(self._log)[-10:]
-        fairness = self.fairness_score()
-        return {
-            "status": "degraded" if len(inner) < self.min_inner_size else "healthy",
-            "inner_ring": inner,
-            "outer_ring": outer,
-            "inner_count": len(inner),
-            "outer_count": len(outer),
-            "total_servers": len(inner) + len(outer),
-            "heat_threshold": self.heat_threshold,
-            "cool_threshold": self.cool_threshold,
-            "baseline_ms": round(self._baseline, 3),
-            "cluster_p95_ms": round(self._cluster_p95, 3),
-            "fairness_score": round(fairness, 4),
-            "recent_rotations": [
-                {
-                    "server_id": e.server_id,
-                    "direction": e.direction,
-                    "reason": e.reason,
-                    "temperature": round(e.temperature, 4),
-                    "timestamp": e.timestamp,
-                }
-                for e in recent
-            ],
-        }
-
-    def _describe(self, up: Upstream, now: float) -> dict[str, Any]:
-        return {
-            "id": up.id,
-            "url": up.url,
-            "weight": up.weight,
-            "temp": round(up.temperature, 4),
-            "avg_latency_ms": round(up.avg_latency_ms, 3),
-            "anomaly_score": round(up.anomaly, 4),
-            "error_rate": round(up.error_rate, 4),
-            "healthy": up.healthy,
-            "in_flight": up.in_flight,
-            "requests": up.requests,
-            "failures": up.failures,
-            "rotations": up.rotation_count,
-            "cold_start": up.cold_until > now,
-        }
+        return build_report(
+            inner,
+            outer,
+            recent,
+            degraded=len(inner) < self.min_inner_size,
+            thresholds=(self.heat_threshold, self.cool_threshold),
+            baseline_ms=self._baseline,
+            cluster_p95_ms=self._cluster_p95,
+            fairness=self.fairness_score(),
+        )
 
     def prometheus_metrics(self) -> str:
         """The cluster's metrics in Prometheus text format (needs prometheus-client)."""
@@ -938,17 +735,6 @@ def _temp(up: Upstream) -> float:
     return up.temperature
 
 
-def gini(values: Iterable[float]) -> float:
-    """Gini coefficient of non-negative values (0 when fewer than two or all zero)."""
-    xs = sorted(values)
-    n = len(xs)
-    total = sum(xs)
-    if n < 2 or total <= 0.0:
-        return 0.0
-    weighted = sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(xs))
-    return weighted / (n * total)
-
-
 def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster:
     """Build a cluster from URLs or reference tuples; the first max_inner_size are active.
 
@@ -964,11 +750,6 @@ def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster
     now = cluster._clock()
     with cluster._lock:
         for up in parsed:
-            cluster._servers[up.id] = up
-            up.evict_at = min(1.0, cluster.heat_threshold * up.weight)
-            if len(cluster._inner) < cluster.max_inner_size:
-                cluster._place_inner(up, now)
-            else:
-                cluster._outer.append(up)
+            cluster._join(up, now, inner=True, cold=False)
         cluster._cycle_cap = max(1, len(cluster._inner) // 3)
     return cluster
