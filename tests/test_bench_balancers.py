@@ -138,8 +138,14 @@ def test_percentile_matches_numpy_linear_and_validates_q() -> None:
     assert rp.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert rp.percentile(list(range(101)), 99) == pytest.approx(99.0)
     assert math.isnan(rp.percentile([], 50))
-    with pytest.raises(ValueError, match="q must be in"):
+    values = [float(v) for v in range(1, 101)]
+    assert rp.percentiles(values, (50, 95, 99)) == pytest.approx([50.5, 95.05, 99.01])
+    assert rp.percentiles(values, (0, 100)) == [1.0, 100.0]
+    assert rp.percentiles([7.0], (50, 99)) == [7.0, 7.0]
+    with pytest.raises(ValueError, match=r"an integer in \[0, 100\], got 101"):
         rp.percentile([1.0], 101)
+    with pytest.raises(ValueError, match=r"an integer in \[0, 100\], got 99.5"):
+        rp.percentile([1.0], 99.5)  # type: ignore[arg-type]
 
 
 def test_mean_std_uses_the_sample_deviation() -> None:

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
+from huddle_client.bench._report import parse_markdown_table
 from huddle_client.cli import main
 from huddle_client.demo import DemoConfig
-from huddle_client.demo._summary import COLUMNS, WHOLE_RUN, parse_table
+from huddle_client.demo._summary import COLUMNS, WHOLE_RUN
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def test_huddle_demo_no_live_runs_the_story_and_prints_the_table() -> None:
         assert narration in out
     assert "huddle: s2 inner->outer: connect_failed" in out  # from the on_rotation hook
 
-    rows = parse_table(out)
+    rows = parse_markdown_table(out)
     assert [r["phase"] for r in rows] == [
         "normal",
         "5x slow",

@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import io
-import math
 
 import pytest
 from rich.console import Console
 
 from huddle_client import RotationEvent
+from huddle_client.bench._load import Sample
+from huddle_client.bench._report import parse_markdown_table
 from huddle_client.demo._run import DemoResult, print_summary, what_huddle_did
 from huddle_client.demo._story import default_story
 from huddle_client.demo._summary import (
     COLUMNS,
     WHOLE_RUN,
-    parse_table,
-    percentiles,
     summarize,
     summary_rows,
     summary_table,
 )
-from huddle_client.demo._traffic import Sample
-
-
-def test_percentiles_interpolate_linearly_like_numpy() -> None:
-    values = [float(v) for v in range(1, 101)]
-    p50, p95, p99 = percentiles(values, (50, 95, 99))
-    assert p50 == pytest.approx(50.5)
-    assert p95 == pytest.approx(95.05)
-    assert p99 == pytest.approx(99.01)
-    assert percentiles([7.0], (50, 99)) == [7.0, 7.0]
-    assert all(math.isnan(v) for v in percentiles([], (95,)))
-    with pytest.raises(ValueError, match=r"integers in \[1, 99\], got 100"):
-        percentiles(values, (100,))
 
 
 def test_summarize_counts_failed_requests_and_their_latency() -> None:
@@ -76,7 +62,7 @@ def test_the_markdown_table_parses_back() -> None:
     rows = summary_rows(story, _samples(10, 15.0, None), _samples(10, 15.0, 5.4))
     console = Console(file=io.StringIO(), width=160, record=True)
     console.print(summary_table(rows, markdown=True))
-    parsed = parse_table(console.export_text())
+    parsed = parse_markdown_table(console.export_text())
     assert [r["phase"] for r in parsed] == [r.phase for r in rows]
     assert set(parsed[0]) == set(COLUMNS)
     whole = parsed[-1]
@@ -104,6 +90,6 @@ def test_print_summary_names_what_huddle_did() -> None:
     console = Console(file=io.StringIO(), width=160, record=True)
     print_summary(result, console, markdown=True)
     text = console.export_text()
-    assert len(parse_table(text)) == 6
+    assert len(parse_markdown_table(text)) == 6
     assert "s2 crashed at 16.0 s" in text
     assert all(line == line.rstrip() for line in text.splitlines())

@@ -42,7 +42,6 @@ class Contender:
     base_url: str = POOL_URL
     stop: Callable[[], None] = lambda: None
     on_start: Callable[[float], None] = lambda t0: None
-    note: str = ""
     events: list[tuple[float, str, str]] = field(default_factory=list)
 
     def started(self, t0: float) -> None:
@@ -86,10 +85,9 @@ def huddle_contender(
     def hook(event: Any) -> None:
         contender.record(event.server_id, event.direction)
 
-    row = HuddleRow(list(targets), on_rotation=hook, **options)
+    row = HuddleRow(targets, on_rotation=hook, **options)
     contender.new_transport = row.new_transport
     contender.stop = row.close
-    contender.note = row.kind
     return contender
 
 

@@ -4,6 +4,8 @@ Each caller is a thread with its own ``httpx.Client`` over a transport from the 
 factory (the balancer state is shared through it). The run is bounded twice, by a duration
 and by a request count, and every request has a timeout, so a crashed or hung server
 costs a visible failure but never a hang. Each request leaves a :class:`Sample`.
+:func:`call_loop` is one caller's loop; ``huddle demo`` runs it too (this module needs
+only httpx).
 """
 
 from __future__ import annotations
@@ -40,12 +42,43 @@ class LoadResult:
     duration_s: float
 
 
-def _server_of(response: httpx.Response) -> str | None:
+def server_of(response: httpx.Response) -> str | None:
+    """The fleet server named in a response's JSON body (None when there is none)."""
     try:
         value = json.loads(response.content).get("server")
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
+
+
+def call_loop(
+    client: httpx.Client,
+    path: str,
+    *,
+    t0: float,
+    deadline: float,
+    max_requests: int,
+    record: Callable[[Sample], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """One closed-loop caller: ``GET path`` again and again, each call one :class:`Sample`.
+
+    Stops at ``deadline`` (on ``time.perf_counter()``, like ``t0``, the run's origin), after
+    ``max_requests`` calls, or when ``stop`` is set. An HTTP error is a failed sample, a
+    status of 500 or more too; anything else propagates to the caller's thread.
+    """
+    for _ in range(max_requests):
+        start = time.perf_counter()
+        if start >= deadline or (stop is not None and stop.is_set()):
+            return
+        try:
+            response = client.get(path)
+            ok = response.status_code < 500
+            server = server_of(response)
+        except httpx.HTTPError:
+            ok, server = False, None
+        end = time.perf_counter()
+        record(Sample(start - t0, (end - start) * 1000.0, ok, server))
 
 
 def run_load(
@@ -83,24 +116,18 @@ def run_load(
         except BaseException:
             ready.abort()  # the run cannot start: release everyone waiting
             raise
-        out = results[k]
         with httpx.Client(transport=transport, base_url=base_url, timeout=timeout) as client:
             ready.wait(60.0)
             go.wait(60.0)
             t0 = origin[0]
-            deadline = t0 + duration_s
-            for _ in range(per_caller):
-                start = time.perf_counter()
-                if start >= deadline:
-                    break
-                try:
-                    response = client.get(path)
-                    ok = response.status_code < 500
-                    server = _server_of(response)
-                except httpx.HTTPError:
-                    ok, server = False, None
-                end = time.perf_counter()
-                out.append(Sample(start - t0, (end - start) * 1000.0, ok, server))
+            call_loop(
+                client,
+                path,
+                t0=t0,
+                deadline=t0 + duration_s,
+                max_requests=per_caller,
+                record=results[k].append,
+            )
 
     threads = [
         threading.Thread(target=caller, args=(k,), name=f"bench-caller-{k}", daemon=True)

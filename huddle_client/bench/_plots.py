@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ._report import percentile  # noqa: E402
 from ._scenarios import INNER_TO_OUTER, ScenarioRun  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def _binned_p99(run: ScenarioRun, bin_s: float) -> tuple[list[float], list[float
     for k, values in enumerate(bins):
         if values:
             xs.append((k + 0.5) * bin_s)
-            ys.append(float(np.percentile(values, 99)))
+            ys.append(percentile(values, 99))
     return xs, ys
 
 

@@ -1,54 +1,66 @@
 """Statistics and Markdown: percentiles, mean +/- std, Welch's t-test, tables.
 
-Percentiles use numpy's default (linear) method, so a table can be recomputed from the raw
-samples with one call. Welch's test (unequal variances) is the one the reference's tables
-used to compare balancers across trials.
+Percentiles interpolate linearly between order statistics (numpy's default method), so a
+table can be recomputed from the raw samples with one call. Welch's test (unequal
+variances) is the one the reference's tables used to compare balancers across trials.
+Only :func:`welch_p` needs scipy, imported when it is called: the demo, which has no scipy,
+uses this module's percentiles and tables too.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-from scipy import stats
 
+def percentiles(values: Sequence[float], qs: Sequence[int]) -> list[float]:
+    """The ``qs``-th percentiles (integers in [0, 100]) of ``values``; NaN when there are none.
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) of ``values``; NaN when there are none."""
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"q must be in [0, 100], got {q!r}")
+    Example: ``percentiles(latencies, (50, 95, 99))``.
+    """
+    for q in qs:
+        if isinstance(q, bool) or not isinstance(q, int) or not 0 <= q <= 100:
+            raise ValueError(f"q must be an integer in [0, 100], got {q!r}")
     if len(values) == 0:
-        return math.nan
-    return float(np.percentile(np.asarray(values, dtype=float), q))
+        return [math.nan for _ in qs]
+    if len(values) == 1:
+        return [float(values[0]) for _ in qs]
+    cuts = [float(min(values)), *statistics.quantiles(values, n=100, method="inclusive")]
+    return [float(max(values)) if q == 100 else cuts[q] for q in qs]
+
+
+def percentile(values: Sequence[float], q: int) -> float:
+    """The ``q``-th percentile (an integer in [0, 100]) of ``values``; NaN when there are none."""
+    return percentiles(values, (q,))[0]
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
     if len(values) == 0:
         return math.nan, math.nan
-    arr = np.asarray(values, dtype=float)
-    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-    return float(arr.mean()), std
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), std
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided p-value of Welch's t-test between two samples; NaN when undefined.
 
-    Undefined means fewer than two values on a side, or both sides constant (the test
-    divides by their variances).
+    Undefined means fewer than two values on a side; when both sides are constant (the test
+    divides by their variances) the answer is 0 if they differ and 1 if not.
     """
     if len(a) < 2 or len(b) < 2:
         return math.nan
-    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if xa.std() == 0.0 and xb.std() == 0.0:
-        return 0.0 if xa.mean() != xb.mean() else 1.0
+    if min(a) == max(a) and min(b) == max(b):
+        return 0.0 if a[0] != b[0] else 1.0
+    from scipy import stats
+
     with warnings.catch_warnings():
         # Near-identical trials (every row equal in a fault-free scenario) make scipy warn
         # about precision; the p-value it returns is still the right answer (about 1).
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.ttest_ind(xa, xb, equal_var=False)
+        result = stats.ttest_ind(list(a), list(b), equal_var=False)
     return float(result.pvalue)
 
 

@@ -73,12 +73,11 @@ class ScenarioRun:
     samples: list[Sample]
     events: list[Event] = field(default_factory=list)
     skipped: str | None = None
-    note: str = ""
 
     def after_fault(self) -> list[Sample]:
         return [s for s in self.samples if s.t >= self.scenario.fault_at]
 
-    def latency(self, q: float) -> float:
+    def latency(self, q: int) -> float:
         """The q-th percentile of latency from the fault on (failed requests included)."""
         return percentile([s.latency_ms for s in self.after_fault()], q)
 
@@ -153,7 +152,7 @@ def run_scenario(
         contender.close()
     t0 = origin[0] if origin else time.perf_counter()
     events = [Event(t - t0, server, direction) for t, server, direction in contender.events]
-    return ScenarioRun(scenario, contender.name, result.samples, events, note=contender.note)
+    return ScenarioRun(scenario, contender.name, result.samples, events)
 
 
 def skipped_run(scenario: Scenario, name: str, reason: str) -> ScenarioRun:

@@ -34,7 +34,7 @@ from ._balancers import (
     Target,
     Ticket,
 )
-from ._report import percentile
+from ._report import percentiles
 
 
 @dataclass(frozen=True)
@@ -347,14 +347,8 @@ def _simulate(
     before = None
     if scenario.mode is not None and ejected:
         before = sum(1 for t in faulty_hits if t <= ejected[0])
-    return TrialResult(
-        percentile(latencies, 50),
-        percentile(latencies, 95),
-        percentile(latencies, 99),
-        failed,
-        requests,
-        before,
-    )
+    p50, p95, p99 = percentiles(latencies, (50, 95, 99))
+    return TrialResult(p50, p95, p99, failed, requests, before)
 
 
 def run_trials(

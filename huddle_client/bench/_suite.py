@@ -105,6 +105,38 @@ def _version(argv: list[str]) -> str:
     return text[0] if text else "unknown"
 
 
+def _commit() -> str:
+    """The checkout's commit, with '+ uncommitted changes' when tracked files differ from it."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{head} + uncommitted changes" if dirty else head
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: how busy the machine was besides the run."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
 def machine_info() -> dict[str, str]:
     """The machine a run measured, for the report's header."""
     cpu = platform.processor() or "unknown"
@@ -123,6 +155,8 @@ def machine_info() -> dict[str, str]:
         "python": platform.python_version(),
         "nginx": _version([nginx, "-v"]) if nginx else "absent",
         "haproxy": _version([haproxy, "-v"]) if haproxy else "absent",
+        "commit": _commit(),
+        "load_before": load_average(),
     }
 
 
@@ -163,11 +197,13 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> BenchResul
         _simulated_section(config, results, step)
         _real_section(config, results, step)
         done = step("overhead")
-        results.overhead = overhead_rows(count=5_000 if config.quick else 20_000)
+        count, repeats = (20_000, 3) if config.quick else (200_000, 7)
+        results.overhead = overhead_rows(count=count, repeats=repeats)
         results.memory = memory_rows()
         done()
         _sensitivity_section(config, results, step)
         progress.update(task, description="writing tables and plots")
+    results.machine["load_after"] = load_average()
     results.targets = check_targets(results)
     _write(config, results)
     return results
@@ -359,9 +395,9 @@ def overhead_table(results: BenchResults) -> str:
     rows = [[name, f"{us:.2f}"] for name, us in results.overhead]
     mem = [[name, f"{kb:.1f}"] for name, kb in results.memory]
     return (
-        "#### Overhead per call (best of interleaved repeats)\n\n"
+        "#### Overhead per call (best of interleaved repeats, as benchmarks/overhead.py)\n\n"
         + rp.markdown_table(["operation", "µs per call"], rows)
-        + "\n#### Memory: 20 servers after 1,000 reports (tracemalloc)\n\n"
+        + "\n#### Memory: 20 servers after 10,000 reports (tracemalloc)\n\n"
         + rp.markdown_table(["cluster", "KB"], mem)
     )
 
@@ -459,9 +495,11 @@ def targets_table(results: BenchResults) -> str:
 
 def machine_header(results: BenchResults) -> str:
     m = results.machine
+    after = f", {m['load_after']} at the end" if "load_after" in m else ""
     return (
         f"Measured {m['date']} on {m['cpu']}; {m['os']}; Python {m['python']}; "
-        f"{m['nginx']}; {m['haproxy']}.\n"
+        f"{m['nginx']}; {m['haproxy']}; commit {m['commit']}; load average (1/5/15 min) "
+        f"{m['load_before']} at the start{after}.\n"
     )
 
 
@@ -516,7 +554,6 @@ def _as_json(results: BenchResults) -> dict[str, Any]:
                 "p95_ms": r.latency(95),
                 "p99_ms": r.latency(99),
                 "to_faulty_before_ejection": r.to_faulty_before_ejection(f"s{r.scenario.faulty}"),
-                "transport": r.note,
             }
             for r in runs
         ]

@@ -22,11 +22,12 @@ from rich.text import Text
 
 from huddle_client import Position, RotationEvent
 from huddle_client.bench._balancers import Target
+from huddle_client.bench._huddle import HuddleRow
 from huddle_client.testing import FleetServer, UpstreamFleet
 
 from ._story import Step, Story, check_duration, check_servers, default_story
 from ._summary import PhaseRow, summarize, summary_rows, summary_table, window
-from ._traffic import EngineTiming, HuddleBalancer, LoadLoop, Recorder, RoundRobinBalancer
+from ._traffic import EngineTiming, LoadLoop, Recorder, huddle_row, round_robin_transports
 from ._view import Event, ServerView, Snapshot, event_line, progress_line, render_live
 
 _REFRESH_SEC = 0.25
@@ -127,7 +128,8 @@ class _Scene:
         story: Story,
         seed: int,
         fleet: UpstreamFleet,
-        huddle: HuddleBalancer,
+        huddle: HuddleRow,
+        timing: EngineTiming,
         recorders: tuple[Recorder, Recorder],
         log: EventLog,
     ) -> None:
@@ -136,6 +138,7 @@ class _Scene:
         self.seed = seed
         self.fleet = fleet
         self.huddle = huddle
+        self.timing = timing
         self.recorders = recorders
         self.log = log
         self.recent = max(2.0, round(5.0 * story.scale))
@@ -177,7 +180,7 @@ class _Scene:
             rr_recent=summarize(recent_r),
             recent_seconds=self.recent,
             events=tuple(self.log.events()),
-            timing_note=self.huddle.timing.describe(),
+            timing_note=self.timing.describe(),
             callers=self.config.callers,
         )
 
@@ -193,13 +196,12 @@ def run_demo(config: DemoConfig, console: Console) -> DemoResult:
         n=config.servers, base_latency_ms=config.base_latency_ms, jitter_ms=_JITTER_MS, seed=seed
     ) as fleet:
         targets = [Target(s.name, "127.0.0.1", s.port) for s in fleet]
-        huddle = HuddleBalancer(targets, timing, on_rotation=log.rotation)
-        rr = RoundRobinBalancer(targets)
+        huddle = huddle_row(targets, timing, on_rotation=log.rotation)
         loops = (
             LoadLoop(huddle.new_transport, recorders[0], callers=config.callers),
-            LoadLoop(rr.new_transport, recorders[1], callers=config.callers),
+            LoadLoop(round_robin_transports(targets), recorders[1], callers=config.callers),
         )
-        scene = _Scene(config, story, seed, fleet, huddle, recorders, log)
+        scene = _Scene(config, story, seed, fleet, huddle, timing, recorders, log)
         if not config.live:
             console.print(
                 f"huddle demo: {config.servers} servers on 127.0.0.1 "
@@ -231,7 +233,6 @@ def run_demo(config: DemoConfig, console: Console) -> DemoResult:
             for loop in loops:
                 loop.join()
             huddle.close()
-            rr.close()
     rows = summary_rows(story, recorders[0].samples(), recorders[1].samples())
     errors = [e for loop in loops for e in loop.errors]
     return DemoResult(story, seed, rows, log.events(), list(log.rotations), errors)

@@ -2,40 +2,24 @@
 
 The table has one row per act of the story and one for the whole run, with each balancer's
 requests, p95, p99 and failed requests side by side. Printed with ``box.MARKDOWN`` in
-``--no-live`` mode, it reads back with :func:`parse_table`, which the smoke test uses.
+``--no-live`` mode, it reads back with the bench's ``parse_markdown_table``, which the smoke
+test uses. Percentiles are the bench's too (``huddle_client.bench._report``, no numpy).
 """
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich import box
 from rich.table import Table
 
+from huddle_client.bench._load import Sample
+from huddle_client.bench._report import fmt_ms, percentiles
+
 from ._story import Story
-from ._traffic import Sample
 
 WHOLE_RUN = "whole run"
-
-
-def percentiles(values: Sequence[float], qs: Sequence[int]) -> list[float]:
-    """The ``qs``-th percentiles (integers in [1, 99]) of ``values``; NaN without values.
-
-    Linear interpolation between order statistics (``method="inclusive"``), the same as
-    numpy's default, so a figure can be checked against the raw samples with one call.
-    """
-    for q in qs:
-        if not 1 <= q <= 99:
-            raise ValueError(f"percentiles must be integers in [1, 99], got {q!r}")
-    if not values:
-        return [math.nan for _ in qs]
-    if len(values) == 1:
-        return [float(values[0]) for _ in qs]
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return [cuts[q - 1] for q in qs]
 
 
 @dataclass(frozen=True)
@@ -113,16 +97,12 @@ COLUMNS = (
 )
 
 
-def fmt_ms(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"
-
-
 def fmt_failed(stats: Stats) -> str:
     return f"{stats.failed} ({stats.failed_pct:.1f}%)"
 
 
 def summary_table(rows: Sequence[PhaseRow], *, markdown: bool = False) -> Table:
-    """The final table; ``markdown`` gives a pipe table for logs (and :func:`parse_table`)."""
+    """The final table; ``markdown`` gives a pipe table for logs (and ``parse_markdown_table``)."""
     table = Table(
         title=None if markdown else "huddle vs round robin, by act of the story",
         box=box.MARKDOWN if markdown else box.ROUNDED,
@@ -147,18 +127,3 @@ def summary_table(rows: Sequence[PhaseRow], *, markdown: bool = False) -> Table:
             style=style,
         )
     return table
-
-
-def parse_table(text: str) -> list[dict[str, str]]:
-    """The rows of the first pipe table in ``text``, as dicts keyed by the header cells."""
-    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
-    if len(lines) < 2:
-        return []
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    rows = []
-    for line in lines[1:]:
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if all(set(cell) <= set("-: ") for cell in cells):
-            continue
-        rows.append(dict(zip(header, cells, strict=False)))
-    return rows

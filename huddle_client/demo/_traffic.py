@@ -3,57 +3,37 @@
 Both sides get the same number of closed-loop callers (threads, one ``httpx.Client`` each)
 over the same fleet at the same time; only the transport differs:
 
-- **huddle**: :class:`~huddle_client.integrations.httpx.HuddleTransport` over a cluster with
-  an :class:`~huddle_client.integrations.httpx.HTTPProbe`, so a healed server is probed and
-  readmitted, and with dwell and cooldown shortened in proportion to the story;
+- **huddle**: the benchmark's :class:`~huddle_client.bench._huddle.HuddleRow` (``HuddleTransport``
+  over a cluster with an ``HTTPProbe``, so a healed server is probed and readmitted), with
+  dwell and cooldown shortened in proportion to the story (:func:`huddle_row`);
 - **round robin**: the benchmark's plain :class:`~huddle_client.bench._balancers.RoundRobin`
   over every server, with no retry, so a crash shows as failed requests and a slow server as
-  a high p99.
+  a high p99 (:func:`round_robin_transports`).
 
-Every loop is bounded twice, by a deadline and by a request count, and every request by a
-short timeout, so nothing here can hang the demo. Traffic goes to 127.0.0.1 only.
+Every loop is the benchmark's :func:`~huddle_client.bench._load.call_loop`, bounded twice,
+by a deadline and by a request count, and every request by a short timeout, so nothing here
+can hang the demo. Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
 
-from huddle_client import HuddleCluster, RetryBudget, RotationEvent, create_cluster
+from huddle_client import RotationEvent
 from huddle_client.bench._balancers import PickerTransport, RoundRobin, Target
+from huddle_client.bench._huddle import HuddleRow
+from huddle_client.bench._load import Sample, call_loop
 
 #: Requests per second one caller can make at most; with the deadline it bounds each loop.
 _MAX_RATE_PER_CALLER = 500
 _PATH = "/demo"
-
-
-def _httpx_integration() -> Any:
-    """``huddle_client.integrations.httpx``, imported by name.
-
-    ``integrations/`` installs as ``huddle_client.integrations`` through a package-dir
-    mapping that mypy cannot follow, so the module is looked up at run time.
-    """
-    return importlib.import_module("huddle_client.integrations.httpx")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One client request: when it started (seconds into the story), how long, the outcome.
-
-    ``server`` is the fleet server whose answer the caller got (None when none came).
-    """
-
-    t: float
-    latency_ms: float
-    ok: bool
-    server: str | None
 
 
 class Recorder:
@@ -101,6 +81,16 @@ class EngineTiming:
             rotation_interval_sec=round(tick, 2),
         )
 
+    def options(self) -> dict[str, Any]:
+        """These figures as ``create_cluster`` options (probes on the same tick)."""
+        return {
+            "min_outer_dwell_sec": self.min_outer_dwell_sec,
+            "rotation_cooldown_sec": self.rotation_cooldown_sec,
+            "rotation_interval_sec": self.rotation_interval_sec,
+            "probe_interval_sec": self.rotation_interval_sec,
+            "probe_timeout_sec": 1.0,
+        }
+
     def describe(self) -> str:
         return (
             f"dwell {self.min_outer_dwell_sec:g} s, cooldown {self.rotation_cooldown_sec:g} s, "
@@ -109,63 +99,20 @@ class EngineTiming:
         )
 
 
-class HuddleBalancer:
-    """huddle_client's cluster over the fleet, and a HuddleTransport factory for callers."""
-
-    name = "huddle"
-
-    def __init__(
-        self,
-        targets: Sequence[Target],
-        timing: EngineTiming,
-        on_rotation: Callable[[RotationEvent], None] | None = None,
-    ) -> None:
-        self.timing = timing
-        self._integration = _httpx_integration()
-        self.probe = self._integration.HTTPProbe(path="/health", timeout=0.8)
-        self.cluster: HuddleCluster = create_cluster(
-            [(t.name, t.host, t.port) for t in targets],
-            probe=self.probe,
-            probe_interval_sec=timing.rotation_interval_sec,
-            probe_timeout_sec=1.0,
-            min_outer_dwell_sec=timing.min_outer_dwell_sec,
-            rotation_cooldown_sec=timing.rotation_cooldown_sec,
-            rotation_interval_sec=timing.rotation_interval_sec,
-            on_rotation=on_rotation,
-        )
-        #: One budget for every caller, as one application's clients would share.
-        self.budget = RetryBudget()
-
-    def new_transport(self) -> httpx.BaseTransport:
-        transport: httpx.BaseTransport = self._integration.HuddleTransport(
-            self.cluster, retry_budget=self.budget
-        )
-        return transport
-
-    def start(self) -> None:
-        self.cluster.start()
-
-    def close(self) -> None:
-        self.cluster.stop(timeout=2.0)
-        self.probe.close()
+def huddle_row(
+    targets: Sequence[Target],
+    timing: EngineTiming,
+    on_rotation: Callable[[RotationEvent], None] | None = None,
+) -> HuddleRow:
+    """huddle_client's side: the bench's Huddle row with the story's timing, not started."""
+    return HuddleRow(
+        targets, probe_timeout_s=0.8, on_rotation=on_rotation, start=False, **timing.options()
+    )
 
 
-class RoundRobinBalancer:
-    """Plain round robin over every server: no retry, no learning."""
-
-    name = "round robin"
-
-    def __init__(self, targets: Sequence[Target]) -> None:
-        self.picker = RoundRobin(targets)
-
-    def new_transport(self) -> httpx.BaseTransport:
-        return PickerTransport(self.picker)
-
-    def start(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
+def round_robin_transports(targets: Sequence[Target]) -> Callable[[], httpx.BaseTransport]:
+    """The other side: a transport factory over one plain round robin shared by every caller."""
+    return partial(PickerTransport, RoundRobin(targets))
 
 
 class LoadLoop:
@@ -174,7 +121,7 @@ class LoadLoop:
     Each caller sends its next ``GET /demo`` when the last one ends, until the deadline,
     :meth:`stop`, or its share of the request cap. Example::
 
-        loop = LoadLoop(RoundRobinBalancer(targets).new_transport, recorder, callers=4)
+        loop = LoadLoop(round_robin_transports(targets), recorder, callers=4)
         loop.start(t0=time.perf_counter(), duration=10.0)
         loop.join()
     """
@@ -216,24 +163,17 @@ class LoadLoop:
             with httpx.Client(
                 transport=transport, base_url="http://backend", timeout=self._timeout
             ) as client:
-                for _ in range(cap):
-                    start = time.perf_counter()
-                    if start >= deadline or self._stop.is_set():
-                        return
-                    self.recorder.add(self._one_call(client, start, t0))
+                call_loop(
+                    client,
+                    _PATH,
+                    t0=t0,
+                    deadline=deadline,
+                    max_requests=cap,
+                    record=self.recorder.add,
+                    stop=self._stop,
+                )
         except Exception as exc:  # shown in the summary, never silently lost
             self.errors.append(exc)
-
-    @staticmethod
-    def _one_call(client: httpx.Client, start: float, t0: float) -> Sample:
-        try:
-            response = client.get(_PATH)
-            ok = response.status_code < 500
-            server = _server_of(response)
-        except httpx.HTTPError:
-            ok, server = False, None
-        end = time.perf_counter()
-        return Sample(start - t0, (end - start) * 1000.0, ok, server)
 
     def stop(self) -> None:
         """Ask every caller to finish after its current request."""
@@ -244,11 +184,3 @@ class LoadLoop:
         end = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, end - time.monotonic()))
-
-
-def _server_of(response: httpx.Response) -> str | None:
-    try:
-        value = json.loads(response.content).get("server")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None

@@ -17,7 +17,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._summary import Stats, fmt_ms
+from huddle_client.bench._report import fmt_ms
+
+from ._summary import Stats
 
 HEAT = 0.55
 COOL = 0.30
