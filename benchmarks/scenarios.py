@@ -15,7 +15,7 @@ from huddle_client.bench._balancers import Target
 from huddle_client.bench._contenders import builders
 from huddle_client.bench._report import fmt_ms, markdown_table
 from huddle_client.bench._scenarios import CRASH, FAST_500, SLOW, ratio, run_scenario
-from huddle_client.bench._suite import machine_header, machine_info
+from huddle_client.bench._suite import BenchResults, load_average, machine_header, machine_info
 from huddle_client.testing import UpstreamFleet
 
 ROWS = ("huddle_client", "round robin", "huddle-cluster 1.3.2", "oracle (healthy only)")
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not 1 <= args.callers <= 256:
         parser.error(f"--callers must be in [1, 256], got {args.callers}")
+    machine = machine_info()
     table = []
     with UpstreamFleet(n=6, base_latency_ms=20.0, jitter_ms=2.0, seed=7) as fleet:
         targets = [Target(s.name, "127.0.0.1", s.port) for s in fleet]
@@ -71,15 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         "failed / requests",
         "to faulty before ejection",
     ]
-    print(machine_header_line())
+    machine["load_after"] = load_average()
+    print(machine_header(BenchResults(machine)))
     print(markdown_table(headers, table))
     return 0
-
-
-def machine_header_line() -> str:
-    from huddle_client.bench._suite import BenchResults
-
-    return machine_header(BenchResults(machine_info()))
 
 
 if __name__ == "__main__":
