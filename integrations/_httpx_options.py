@@ -1,7 +1,8 @@
 """The options of a Huddle transport, and their per-request overrides.
 
-A transport is configured once; one call can still change what applies to it through the
-request extension ``"huddle"``, a dict with any of these keys:
+A transport is configured once (the checks shared with the requests adapter live in
+``_options``); one call can still change what applies to it through the request extension
+``"huddle"``, a dict with any of these keys:
 
 - ``"failover"`` (bool): False sends the call to one upstream and never elsewhere;
 - ``"max_tries"`` (int, 1-100): the cap on attempts for this call;
@@ -14,25 +15,18 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 
-from huddle_client import FailoverPolicy, RetryBudget
-from huddle_client._retry import DEFAULT_RETRY_STATUSES
+from huddle_client import RetryBudget
+
+from . import _options
+from ._options import Options
 
 #: The request extension that carries per-call overrides.
 EXTENSION = "huddle"
 
 _OVERRIDE_KEYS = ("failover", "max_tries", "keep_host")
-
-
-@dataclass(frozen=True)
-class RouteOptions:
-    """What applies to one call: the fail-over policy and how to rewrite the request."""
-
-    policy: FailoverPolicy
-    failover: bool
-    keep_host: bool
 
 
 def build_options(
@@ -42,19 +36,14 @@ def build_options(
     retry_budget: object,
     keep_host: object,
     failover: object,
-) -> RouteOptions:
+) -> Options:
     """Check the transport's options and build the defaults every call starts from."""
-    if isinstance(retry_statuses, (str, bytes)) or not isinstance(retry_statuses, Iterable):
-        raise ValueError(
-            "retry_statuses must be a collection of HTTP statuses in [100, 599], "
-            f"got {retry_statuses!r}"
-        )
-    budget = _budget(retry_budget)
-    policy = FailoverPolicy(max_tries, retry_statuses=retry_statuses, budget=budget)  # type: ignore[arg-type]
-    return RouteOptions(
-        policy=policy,
-        failover=_flag("failover", failover),
-        keep_host=_flag("keep_host", keep_host),
+    return _options.build(
+        max_tries=max_tries,
+        retry_statuses=retry_statuses,
+        budget=_budget(retry_budget),
+        keep_host=keep_host,
+        failover=failover,
     )
 
 
@@ -66,16 +55,10 @@ def _budget(value: object) -> RetryBudget:
             "retry_budget must be a RetryBudget or a ratio of retries to requests in "
             f"[0, 10], got {value!r}"
         )
-    return RetryBudget(ratio=value)
+    return _options.budget(value, name="retry_budget ratio", min_name="retry_budget min_per_sec")
 
 
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def options_for(extensions: Mapping[str, object], defaults: RouteOptions) -> RouteOptions:
+def options_for(extensions: Mapping[str, object], defaults: Options) -> Options:
     """The options for one call: the defaults, changed by its ``"huddle"`` extension."""
     overrides = extensions.get(EXTENSION)
     if overrides is None:
@@ -93,18 +76,12 @@ def options_for(extensions: Mapping[str, object], defaults: RouteOptions) -> Rou
         )
     options = defaults
     if "failover" in overrides:
-        options = replace(options, failover=_flag("failover", overrides["failover"]))
+        options = replace(options, failover=_options.flag("failover", overrides["failover"]))
     if "keep_host" in overrides:
-        options = replace(options, keep_host=_flag("keep_host", overrides["keep_host"]))
+        options = replace(options, keep_host=_options.flag("keep_host", overrides["keep_host"]))
     if "max_tries" in overrides:
-        base = defaults.policy
-        policy = FailoverPolicy(
-            overrides["max_tries"],
-            retry_statuses=base.retry_statuses,
-            budget=base.budget,
-        )
-        options = replace(options, policy=policy)
+        options = options.with_max_tries(overrides["max_tries"])
     return options
 
 
-__all__ = ["DEFAULT_RETRY_STATUSES", "EXTENSION", "RouteOptions", "build_options", "options_for"]
+__all__ = ["EXTENSION", "build_options", "options_for"]

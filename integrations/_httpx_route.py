@@ -15,6 +15,7 @@ the public ``URL.copy_with``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -80,14 +81,23 @@ _join = _pick_join()
 
 
 class Router:
-    """Builds the request each attempt sends; shared by the sync and async transports."""
+    """Builds the request each attempt sends; shared by the sync and async transports.
+
+    The parsed origins are cached per upstream, weakly: an upstream removed from the
+    cluster drops out of the cache once nothing else holds it, so add/remove churn does not
+    grow it.
+    """
 
     def __init__(self) -> None:
-        self._targets: dict[Upstream, Target] = {}
+        self._targets: weakref.WeakKeyDictionary[Upstream, Target] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """How many upstreams' targets are cached."""
+        return len(self._targets)
+
     def target(self, upstream: Upstream) -> Target:
-        """The parsed origin of ``upstream`` (cached: upstreams do not move)."""
+        """The parsed origin of ``upstream`` (cached: an upstream's URL never changes)."""
         target = self._targets.get(upstream)
         if target is None:
             target = Target(upstream)

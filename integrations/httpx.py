@@ -13,11 +13,14 @@ Fail-over rules (shared with every integration, see :class:`huddle_client.Failov
 a connection that could not be made is retried on another upstream for every method, since
 nothing was sent; once the request went out only idempotent methods with an in-memory body
 are retried, after a timeout, a reset, a malformed response or a status in
-``retry_statuses`` (that response is closed and dropped). ``max_tries`` and a retry budget
-bound the attempts, so a full outage does not turn into a retry storm.
+``retry_statuses``. Such a response is held, not dropped: it is closed when a better answer
+arrives or another retryable one replaces it, and when no other upstream can be tried (all
+tried, the others refuse, the tries or the budget run out) the caller gets it. ``max_tries``
+and a retry budget bound the attempts, so a full outage does not turn into a retry storm.
 
-Errors: when no upstream can take the call, :class:`NoUpstreamError` (an
-``httpx.ConnectError``) names each upstream tried and why it failed. A timeout, a reset or a
+Errors: when no upstream can take the call and no retryable answer is held,
+:class:`NoUpstreamError` (an ``httpx.ConnectError``) names each upstream tried and why it
+failed. A timeout, a reset or a
 protocol error that may not be retried reaches the caller as httpx raised it.
 
 Per-call overrides go in the request extension ``"huddle"``: ``{"failover": bool,
@@ -28,7 +31,7 @@ Per-call overrides go in the request extension ``"huddle"``: ``{"failover": bool
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import httpx
@@ -38,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from huddle_client import (
+    DEFAULT_RETRY_STATUSES,
     Attempt,
     FailoverRun,
     HuddleCluster,
@@ -46,11 +50,12 @@ from huddle_client import (
 )
 
 from ._httpx_errors import NoUpstreamError, failure_kind
-from ._httpx_options import DEFAULT_RETRY_STATUSES, EXTENSION, RouteOptions, build_options
+from ._httpx_options import EXTENSION, build_options
 from ._httpx_options import options_for as _options_for
 from ._httpx_probe import AsyncHTTPProbe, HTTPProbe
 from ._httpx_route import Router, is_replayable
 from ._httpx_streams import AsyncReleasingStream, ReleasingStream
+from ._options import Options
 
 __all__ = [
     "EXTENSION",
@@ -66,7 +71,7 @@ class _Balancing:
     """What the sync and async transports share: options, routing and outcome handling."""
 
     _cluster: HuddleCluster
-    _options: RouteOptions
+    _options: Options
     _router: Router
 
     def _setup(
@@ -102,7 +107,7 @@ class _Balancing:
         """The budget every call of this transport spends its retries from."""
         return self._options.policy.budget
 
-    def _start(self, request: httpx.Request) -> tuple[FailoverRun, RouteOptions]:
+    def _start(self, request: httpx.Request) -> tuple[FailoverRun, Options]:
         options = _options_for(request.extensions, self._options)
         run = FailoverRun(
             self._cluster,
@@ -113,15 +118,17 @@ class _Balancing:
         )
         return run, options
 
-    def _next_attempt(
-        self, run: FailoverRun, request: httpx.Request, last: httpx.TransportError | None
-    ) -> Attempt:
-        try:
-            return run.next_attempt()
-        except NoUpstreamAvailable as exc:
-            if last is not None and not isinstance(last, httpx.ConnectError):
-                raise last from last.__cause__
-            raise _no_upstream(run, request) from (last or exc)
+    def _out_of_upstreams(
+        self,
+        run: FailoverRun,
+        request: httpx.Request,
+        last: httpx.TransportError | None,
+        exc: NoUpstreamAvailable,
+    ) -> NoReturn:
+        """Raise what the caller gets when no upstream is left and no answer is held."""
+        if last is not None and not isinstance(last, httpx.ConnectError):
+            raise last from last.__cause__
+        raise _no_upstream(run, request) from (last or exc)
 
     def _failed(
         self,
@@ -129,14 +136,18 @@ class _Balancing:
         attempt: Attempt,
         exc: httpx.TransportError,
         request: httpx.Request,
-    ) -> httpx.TransportError:
-        """Record a failed attempt; return ``exc`` to go on, or raise what the caller gets."""
+        holding: bool,
+    ) -> bool:
+        """Record a failed attempt: True to try another upstream, False to answer with the
+        held response (only when ``holding``); otherwise raise what the caller gets."""
         kind = failure_kind(exc)
         if kind is None:
             attempt.cancel()
             raise exc
         if run.failed(attempt, kind, exc):
-            return exc
+            return True
+        if holding:
+            return False
         if isinstance(exc, httpx.ConnectError):
             raise _no_upstream(run, request) from exc
         raise exc
@@ -148,6 +159,34 @@ class _Balancing:
             "tries": run.tries,
             "tried": run.tried_ids(),
         }
+
+
+class _Held:
+    """A retryable answer (a 503, say) kept while other upstreams are tried.
+
+    Its attempt is already finished (the engine counted it when the head arrived); it is
+    closed when a better answer arrives or another retryable one replaces it, and returned
+    when no other upstream can be tried.
+    """
+
+    __slots__ = ("index", "response", "upstream")
+
+    def __init__(self, response: httpx.Response, attempt: Attempt, run: FailoverRun) -> None:
+        self.response = response
+        self.upstream = attempt.upstream
+        #: Where FailoverRun.responded put this attempt in ``run.tried``.
+        self.index = len(run.tried) - 1
+
+    def answer(self, run: FailoverRun) -> httpx.Response:
+        """The held response, labelled like any answer (its own attempt not in "tried")."""
+        tried = run.tried_ids()
+        del tried[self.index]
+        self.response.extensions[EXTENSION] = {
+            "upstream": self.upstream.id,
+            "tries": run.tries,
+            "tried": tried,
+        }
+        return self.response
 
 
 def _no_upstream(run: FailoverRun, request: httpx.Request) -> NoUpstreamError:
@@ -215,26 +254,44 @@ class HuddleTransport(_Balancing, httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         run, options = self._start(request)
         last: httpx.TransportError | None = None
-        while True:
-            attempt = self._next_attempt(run, request, last)
-            sent = self._router.upstream_request(request, attempt.upstream, options.keep_host)
-            try:
-                response = self._inner.handle_request(sent)
-            except httpx.TransportError as exc:
-                last = self._failed(run, attempt, exc, request)
-                continue
-            except BaseException:
-                attempt.cancel()
-                raise
-            if run.responded(attempt, response.status_code):
-                response.close()
-                continue
-            self._label(response, attempt, run)
-            if response.is_closed:
-                attempt.completed()
-            else:
-                response.stream = ReleasingStream(response.stream, attempt)  # type: ignore[arg-type]
-            return response
+        held: _Held | None = None
+        try:
+            while True:
+                try:
+                    attempt = run.next_attempt()
+                except NoUpstreamAvailable as exc:
+                    if held is not None:
+                        return held.answer(run)
+                    self._out_of_upstreams(run, request, last, exc)
+                sent = self._router.upstream_request(request, attempt.upstream, options.keep_host)
+                try:
+                    response = self._inner.handle_request(sent)
+                except httpx.TransportError as exc:
+                    if self._failed(run, attempt, exc, request, held is not None):
+                        last = exc
+                        continue
+                    assert held is not None  # _failed raises unless an answer is held
+                    return held.answer(run)
+                except BaseException:
+                    attempt.cancel()
+                    raise
+                retry = run.responded(attempt, response.status_code)
+                if held is not None:  # replaced by another retryable answer, or beaten
+                    held.response.close()
+                    held = None
+                if retry:
+                    held = _Held(response, attempt, run)
+                    continue
+                self._label(response, attempt, run)
+                if response.is_closed:
+                    attempt.completed()
+                else:
+                    response.stream = ReleasingStream(response.stream, attempt)  # type: ignore[arg-type]
+                return response
+        except BaseException:
+            if held is not None:
+                held.response.close()
+            raise
 
     def close(self) -> None:
         self._inner.close()
@@ -276,26 +333,44 @@ class AsyncHuddleTransport(_Balancing, httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         run, options = self._start(request)
         last: httpx.TransportError | None = None
-        while True:
-            attempt = self._next_attempt(run, request, last)
-            sent = self._router.upstream_request(request, attempt.upstream, options.keep_host)
-            try:
-                response = await self._inner.handle_async_request(sent)
-            except httpx.TransportError as exc:
-                last = self._failed(run, attempt, exc, request)
-                continue
-            except BaseException:
-                attempt.cancel()
-                raise
-            if run.responded(attempt, response.status_code):
-                await response.aclose()
-                continue
-            self._label(response, attempt, run)
-            if response.is_closed:
-                attempt.completed()
-            else:
-                response.stream = AsyncReleasingStream(response.stream, attempt)  # type: ignore[arg-type]
-            return response
+        held: _Held | None = None
+        try:
+            while True:
+                try:
+                    attempt = run.next_attempt()
+                except NoUpstreamAvailable as exc:
+                    if held is not None:
+                        return held.answer(run)
+                    self._out_of_upstreams(run, request, last, exc)
+                sent = self._router.upstream_request(request, attempt.upstream, options.keep_host)
+                try:
+                    response = await self._inner.handle_async_request(sent)
+                except httpx.TransportError as exc:
+                    if self._failed(run, attempt, exc, request, held is not None):
+                        last = exc
+                        continue
+                    assert held is not None  # _failed raises unless an answer is held
+                    return held.answer(run)
+                except BaseException:
+                    attempt.cancel()
+                    raise
+                retry = run.responded(attempt, response.status_code)
+                if held is not None:  # replaced by another retryable answer, or beaten
+                    await held.response.aclose()
+                    held = None
+                if retry:
+                    held = _Held(response, attempt, run)
+                    continue
+                self._label(response, attempt, run)
+                if response.is_closed:
+                    attempt.completed()
+                else:
+                    response.stream = AsyncReleasingStream(response.stream, attempt)  # type: ignore[arg-type]
+                return response
+        except BaseException:
+            if held is not None:
+                await held.response.aclose()
+            raise
 
     async def aclose(self) -> None:
         await self._inner.aclose()

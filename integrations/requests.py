@@ -31,18 +31,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from huddle_client import (
-    FailoverPolicy,
+    DEFAULT_RETRY_STATUSES,
     FailoverRun,
     FailureKind,
     HuddleCluster,
     NoUpstreamAvailable,
-    RetryBudget,
     Upstream,
     _validate,
     is_idempotent,
 )
-from huddle_client._retry import DEFAULT_RETRY_STATUSES
 
+from . import _options
 from ._requests_body import TrackedBody
 from ._requests_errors import NoUpstreamError, classify
 
@@ -78,7 +77,8 @@ class HuddleAdapter(HTTPAdapter):
     whatever its method, since nothing was sent. Once a request was sent, only idempotent
     methods with a replayable body (none, bytes or str; not a generator or a file) are sent
     again, after a read timeout, a reset, a malformed answer or a status in
-    ``retry_statuses`` (that response is closed and dropped). ``max_tries`` caps the attempts
+    ``retry_statuses``; that response is held until a better answer arrives (then closed), and
+    is what the caller gets when no other upstream is left. ``max_tries`` caps the attempts
     of one call; retries as a whole are capped at ``retry_budget_ratio`` of the calls (plus
     ``retry_budget_min_per_sec``), so an outage does not turn into a retry storm. Timeouts
     apply per attempt.
@@ -120,23 +120,28 @@ class HuddleAdapter(HTTPAdapter):
                 f"cluster must be a HuddleCluster (from create_cluster), got {cluster!r}"
             )
         self.cluster = cluster
-        self.failover = _flag("failover", failover)
-        self.keep_host = _flag("keep_host", keep_host)
-        self.policy = FailoverPolicy(
-            _validate.integer("max_tries", max_tries, low=1, high=100),
-            retry_statuses=_statuses(retry_statuses),
-            budget=RetryBudget(
-                _validate.number("retry_budget_ratio", retry_budget_ratio, low=0.0, high=10.0),
-                _validate.number("retry_budget_min_per_sec", retry_budget_min_per_sec, low=0.0),
+        options = _options.build(
+            max_tries=max_tries,
+            retry_statuses=retry_statuses,
+            budget=_options.budget(
+                retry_budget_ratio,
+                retry_budget_min_per_sec,
+                name="retry_budget_ratio",
+                min_name="retry_budget_min_per_sec",
             ),
+            keep_host=keep_host,
+            failover=failover,
         )
+        self.failover = options.failover
+        self.keep_host = options.keep_host
+        self.policy = options.policy
         if not isinstance(max_retries, Retry):
             _validate.integer("max_retries", max_retries, low=0, high=100)
         super().__init__(
             pool_connections=_validate.integer("pool_connections", pool_connections, low=1),
             pool_maxsize=_validate.integer("pool_maxsize", pool_maxsize, low=1),
             max_retries=max_retries,
-            pool_block=_flag("pool_block", pool_block),
+            pool_block=_options.flag("pool_block", pool_block),
         )
 
     def send(
@@ -254,20 +259,6 @@ class HuddleAdapter(HTTPAdapter):
 def _replayable(body: object) -> bool:
     """A body that can be sent again as it is: none, bytes or text (not a stream)."""
     return body is None or isinstance(body, (bytes, bytearray, memoryview, str))
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _statuses(value: object) -> frozenset[int]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValueError(
-            f"retry_statuses must be a collection of HTTP statuses in [100, 599], got {value!r}"
-        )
-    return frozenset(_validate.integer("retry_statuses", s, low=100, high=599) for s in value)
 
 
 def _no_upstream_message(

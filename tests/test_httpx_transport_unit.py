@@ -13,7 +13,6 @@ import gc
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -77,13 +76,6 @@ def raising(exc: BaseException) -> Handler:
 
 def idle(cluster: HuddleCluster) -> bool:
     return all(up.in_flight == 0 for up in cluster.all_servers())
-
-
-def wait_idle(cluster: HuddleCluster, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not idle(cluster):
-        assert time.monotonic() < deadline, {u.id: u.in_flight for u in cluster.all_servers()}
-        time.sleep(0.01)
 
 
 # -- options -------------------------------------------------------------------------------
@@ -511,3 +503,125 @@ def test_probes_answer_true_on_2xx_3xx_and_false_otherwise() -> None:
             return [await ap(up) for up in ups]
 
     assert asyncio.run(main()) == [True, True, False, False]
+
+
+# -- a held retryable answer ---------------------------------------------------------------
+
+
+class Tracked(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that remembers whether it was closed, for sync and async responses."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"body"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"body"
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def in_turn(*answers: Callable[[], httpx.Response]) -> Handler:
+    """The first call gets the first answer, the second the second, and so on."""
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return queue.pop(0)()
+
+    return handler
+
+
+def test_a_held_answer_is_closed_when_replaced_or_beaten() -> None:
+    bodies = [Tracked(), Tracked()]
+    answers = in_turn(
+        lambda: httpx.Response(503, stream=bodies[0]),
+        lambda: httpx.Response(502, stream=bodies[1]),
+        lambda: httpx.Response(200, stream=Tracked()),
+    )
+    cluster = make_cluster(3)
+    transport = HuddleTransport(cluster, transport=Counting(answers))
+    response = transport.handle_request(httpx.Request("GET", "http://backend/x"))
+    assert response.status_code == 200
+    assert bodies[0].closed and bodies[1].closed
+    assert [why for _, why in response.extensions["huddle"]["tried"]] == [
+        "status 503",
+        "status 502",
+    ]
+    response.close()
+    assert idle(cluster)
+
+
+def test_a_held_answer_is_returned_when_the_next_try_times_out() -> None:
+    held = Tracked()
+
+    def timeout() -> httpx.Response:
+        raise httpx.ReadTimeout("no head")
+
+    cluster = make_cluster(2)
+    inner = Counting(in_turn(lambda: httpx.Response(503, stream=held), timeout))
+    transport = HuddleTransport(cluster, transport=inner)
+    response = transport.handle_request(httpx.Request("GET", "http://backend/x"))
+    assert response.status_code == 503 and not held.closed
+    info = response.extensions["huddle"]
+    first, second = (f"127.0.0.1:{r.url.port}" for r in inner.sent)
+    assert info["upstream"] == first and info["tries"] == 2
+    assert [(uid, why.split(" ")[0]) for uid, why in info["tried"]] == [(second, "read_timeout")]
+    assert response.read() == b"body"
+    assert idle(cluster)
+
+
+def test_a_held_answer_is_closed_when_the_call_is_interrupted() -> None:
+    held = Tracked()
+
+    def interrupt() -> httpx.Response:
+        raise Interrupt()
+
+    answers = in_turn(lambda: httpx.Response(503, stream=held), interrupt)
+    cluster = make_cluster(2)
+    transport = HuddleTransport(cluster, transport=Counting(answers))
+    with pytest.raises(Interrupt):
+        transport.handle_request(httpx.Request("GET", "http://backend/x"))
+    assert held.closed and idle(cluster)
+
+
+def test_async_held_answer_is_returned_or_closed_like_the_sync_one() -> None:
+    first, beaten = Tracked(), Tracked()
+    cluster = make_cluster(2)
+
+    def refused() -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async def main() -> None:
+        answers = in_turn(lambda: httpx.Response(503, stream=first), refused)
+        transport = AsyncHuddleTransport(cluster, transport=Counting(answers))
+        response = await transport.handle_async_request(httpx.Request("GET", "http://backend/x"))
+        assert response.status_code == 503 and not first.closed
+        await response.aclose()
+        answers = in_turn(lambda: httpx.Response(503, stream=beaten), lambda: httpx.Response(200))
+        fresh = make_cluster(2)
+        transport = AsyncHuddleTransport(fresh, transport=Counting(answers))
+        response = await transport.handle_async_request(httpx.Request("GET", "http://backend/x"))
+        assert response.status_code == 200 and beaten.closed
+        assert idle(fresh)
+
+    asyncio.run(main())
+    assert idle(cluster)
+
+
+def test_the_router_forgets_removed_upstreams() -> None:
+    cluster = make_cluster(1)
+    router = _httpx_route.Router()
+    router.target(cluster.all_servers()[0])
+    for i in range(50):
+        up = cluster.add_server(f"http://127.0.0.1:{20000 + i}")
+        router.target(up)
+        cluster.remove_server(up.id)
+    del up
+    gc.collect()
+    assert len(router) == 1
