@@ -8,6 +8,10 @@ A caller may also drop a response without reading or closing it. The wrapper's `
 then releases the attempt through :meth:`Attempt.release_later`, never through a call that
 waits for the engine's lock: garbage collection can run inside any allocation, including
 one made while that (non-reentrant) lock is held, and waiting there would deadlock.
+
+A body read to its end is released there; the ``close()`` and ``__del__`` that follow it
+look at ``Attempt.done`` first instead of asking the attempt again (the engine's answer to
+a second report is right but costs an exception, twice per call).
 """
 
 from __future__ import annotations
@@ -44,10 +48,12 @@ class ReleasingStream(httpx.SyncByteStream):
         try:
             self._inner.close()
         finally:
-            self._attempt.completed()
+            if not self._attempt.done:
+                self._attempt.completed()
 
     def __del__(self) -> None:
-        self._attempt.release_later()
+        if not self._attempt.done:
+            self._attempt.release_later()
 
 
 class AsyncReleasingStream(httpx.AsyncByteStream):
@@ -76,7 +82,9 @@ class AsyncReleasingStream(httpx.AsyncByteStream):
         try:
             await self._inner.aclose()
         finally:
-            self._attempt.completed()
+            if not self._attempt.done:
+                self._attempt.completed()
 
     def __del__(self) -> None:
-        self._attempt.release_later()
+        if not self._attempt.done:
+            self._attempt.release_later()

@@ -46,16 +46,25 @@ class TrackedBody:
 
     def __del__(self) -> None:
         # The garbage collector may run this on a thread that holds the cluster's lock:
-        # release_later takes none.
-        self._attempt.release_later()
+        # release_later takes none. Most bodies were released already: `done` says so
+        # without the engine's answer to a second report, which costs an exception.
+        if not self._attempt.done:
+            self._attempt.release_later()
 
     @property
     def attempt(self) -> Attempt:
         """The engine's record of this call (its upstream, whether it is done)."""
         return self._attempt
 
+    @property
+    def _original_response(self) -> Any:
+        # requests' cookie handling reads this three times per call: a property spares each
+        # read the failed lookup that precedes __getattr__.
+        return self._raw._original_response
+
     def _finish(self) -> None:
-        self._attempt.completed()
+        if not self._attempt.done:
+            self._attempt.completed()
 
     def _fail(self) -> None:
         self._attempt.failed(FailureKind.BODY_FAILED)

@@ -625,3 +625,36 @@ def test_the_router_forgets_removed_upstreams() -> None:
     del up
     gc.collect()
     assert len(router) == 1
+
+
+@pytest.mark.parametrize("keep_host", [False, True])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        None,
+        {"X-A": "1", "Host": "other"},
+        [("X-A", "1"), ("HOST", "a"), ("host", "b")],
+        [("Cookie", "a=1"), ("Cookie", "b=2")],
+    ],
+)
+def test_the_field_by_field_request_copy_matches_the_public_one(
+    headers: Any, keep_host: bool
+) -> None:
+    request = httpx.Request(
+        "POST", "http://backend/a?b=1", headers=headers, content=b"x", extensions={"k": 1}
+    )
+    before = list(request.headers.raw)
+    url = httpx.URL("http://127.0.0.1:9001/a?b=1")
+    host = None if keep_host else _httpx_route._host_header("127.0.0.1:9001")
+    fast = _httpx_route._copy_fields(request, url, host)
+    public = _httpx_route._copy_public(request, url, host)
+    assert list(fast.headers.raw) == list(public.headers.raw)
+    assert (fast.method, fast.url, fast.stream) == (public.method, public.url, public.stream)
+    assert fast.extensions == public.extensions == {"k": 1}
+    fast.headers["X-Added"] = "1"
+    fast.extensions["huddle"] = {}
+    assert list(request.headers.raw) == before and request.extensions == {"k": 1}
+
+
+def test_this_httpx_gets_the_field_by_field_request_copy() -> None:
+    assert _httpx_route._copy is _httpx_route._copy_fields
