@@ -83,12 +83,14 @@ def main() -> None:
     if not 0 <= args.warmup <= 100_000:
         parser.error(f"--warmup must be in [0, 100000], got {args.warmup}")
 
+    load_before = os.getloadavg()[0]
     times, ratios, received = measure(args.count, args.block, args.warmup)
     bare, ours = times[BARE], times[OURS]
     print(
         f"# httpx overhead: {len(bare)} calls each in blocks of {args.block}, alternating; "
         f"Python {platform.python_version()}, httpx {httpx.__version__}, "
-        f"{os.cpu_count()} cores ({platform.machine()}); the server received {received}"
+        f"{os.cpu_count()} cores ({platform.machine()}); the server received {received}; "
+        f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print()
     print("| client | median (us) | p99 (us) |")

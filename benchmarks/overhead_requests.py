@@ -52,6 +52,7 @@ def main() -> None:
     if not (1 <= args.block <= args.count <= 100_000):
         parser.error("need 1 <= --block <= --count <= 100000")
 
+    load_before = os.getloadavg()[0]
     with UpstreamFleet(n=1, base_latency_ms=0.0, jitter_ms=0.0) as fleet:
         cluster = create_cluster(fleet.urls)
         bare = requests.Session()
@@ -87,7 +88,8 @@ def main() -> None:
     print(
         f"# requests overhead: {len(base)} requests each, blocks of {args.block}, ABBA order; "
         f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; "
-        f"server saw {served} requests"
+        f"server saw {served} requests; 1-min load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after"
     )
     print()
     print("| client | median (us) | p99 (us) |")
