@@ -15,13 +15,14 @@ nothing was sent; once the request went out only idempotent methods with an in-m
 are retried, after a timeout, a reset, a malformed response or a status in
 ``retry_statuses``. Such a response is held, not dropped: it is closed when a better answer
 arrives or another retryable one replaces it, and when no other upstream can be tried (all
-tried, the others refuse, the tries or the budget run out) the caller gets it. ``max_tries``
-and a retry budget bound the attempts, so a full outage does not turn into a retry storm.
+tried, the others refuse or time out, the tries or the budget run out) the caller gets it.
+``max_tries`` and a retry budget bound the attempts, so a full outage does not turn into a
+retry storm.
 
 Errors: when no upstream can take the call and no retryable answer is held,
 :class:`NoUpstreamError` (an ``httpx.ConnectError``) names each upstream tried and why it
-failed. A timeout, a reset or a
-protocol error that may not be retried reaches the caller as httpx raised it.
+failed. A timeout, a reset or a protocol error that may not be retried (and finds no answer
+held) reaches the caller as httpx raised it.
 
 Per-call overrides go in the request extension ``"huddle"``: ``{"failover": bool,
 "max_tries": int, "keep_host": bool}``. The response carries ``extensions["huddle"]``:

@@ -220,3 +220,30 @@ def test_gc_while_the_engine_holds_its_lock_defers_instead_of_deadlocking() -> N
     assert attempt.upstream.in_flight == 1
     c.begin().cancel()  # the next call settles the count
     assert attempt.upstream.in_flight == 0
+
+
+def test_a_held_retryable_answer_is_returned_when_the_next_try_times_out() -> None:
+    held = requests.Response()
+    held.status_code = 503
+    held.raw = mock.Mock(_original_response=None)  # no cookies to extract
+    c = cluster()
+    session = requests.Session()
+    session.mount("http://backend/", HuddleAdapter(c))
+    answers = [held, requests.exceptions.ReadTimeout("no head")]
+    with mock.patch.object(HTTPAdapter, "send", side_effect=answers) as send:
+        response = session.get("http://backend/x", stream=True)
+    assert response is held and send.call_count == 2
+    held.raw.close.assert_not_called()  # returned to the caller, not closed
+    assert [u.in_flight for u in c.all_servers()] == [0, 0]
+
+
+def test_a_held_retryable_answer_is_closed_when_a_better_one_arrives() -> None:
+    held, better = requests.Response(), requests.Response()
+    held.status_code, better.status_code = 503, 200
+    held.raw, better.raw = mock.Mock(_original_response=None), mock.Mock(_original_response=None)
+    session = requests.Session()
+    session.mount("http://backend/", HuddleAdapter(cluster()))
+    with mock.patch.object(HTTPAdapter, "send", side_effect=[held, better]):
+        response = session.get("http://backend/x", stream=True)
+    assert response is better
+    held.raw.close.assert_called_once()
