@@ -51,9 +51,11 @@ class Attempt:
         return not self._open
 
     def _claim(self, token: list[bool]) -> bool:
+        if not token:  # the common "already taken" case, without raising
+            return False
         try:
             token.pop()
-        except IndexError:
+        except IndexError:  # another thread took it between the test and the pop
             return False
         return True
 

@@ -14,7 +14,8 @@ holds that loop's state so each integration only does the sending::
                 continue
             raise
         if run.responded(attempt, response.status):
-            continue                          # a retryable status: the response is dropped
+            continue                          # a retryable status: try elsewhere (the
+                                              # integration may hold the answer as a fallback)
         return response
 """
 

@@ -9,6 +9,7 @@ the upstreams (a retry storm). The integrations only translate their exceptions 
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -59,25 +60,32 @@ class RetryBudget:
         self._lock = threading.Lock()
         self._tokens = 0.0
         self._updated = clock()
+        self._deposits = itertools.count()
+        self._counted = 0
+        self._reads = 0
         self._floor = self.min_per_sec
         self._floor_second = int(clock())
         self.retries = 0
         self.refused = 0
 
     def deposit(self) -> None:
-        """Count one original request."""
-        now = self._clock()
-        with self._lock:
-            self._decay(now)
-            self._tokens += self.ratio
+        """Count one original request (lock-free: this runs on every request)."""
+        next(self._deposits)  # itertools.count: atomic, no lock on the request path
 
-    def _decay(self, now: float) -> None:
+    def _settle(self, now: float) -> None:
         # Deposits fade with time constant ttl_sec: a steady rate r keeps about
-        # r * ratio * ttl_sec tokens, and old traffic cannot pay for a new burst.
+        # r * ratio * ttl_sec tokens, and old traffic cannot pay for a new burst. Deposits
+        # made since the last settlement are credited as of now.
+        # Reading the counter takes one value from it too: subtract the reads (settlements
+        # run under the lock, so they are counted exactly).
+        count = next(self._deposits) - self._reads
+        self._reads += 1
         elapsed = now - self._updated
         if elapsed > 0.0:
             self._tokens *= math.exp(-elapsed / self.ttl_sec)
             self._updated = now
+        self._tokens += self.ratio * (count - self._counted)
+        self._counted = count
 
     def try_spend(self) -> bool:
         """Take one retry from the budget; False when it is exhausted."""
@@ -87,7 +95,7 @@ class RetryBudget:
             if second != self._floor_second:
                 self._floor_second = second
                 self._floor = self.min_per_sec
-            self._decay(now)
+            self._settle(now)
             if self._floor >= 1.0:
                 self._floor -= 1.0
             elif self._tokens >= 1.0 - 1e-9:

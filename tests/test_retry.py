@@ -146,3 +146,19 @@ def test_no_budget_is_spent_when_every_upstream_was_tried() -> None:
     assert run.responded(second, 503) is False  # nobody left to try
     second.completed()
     assert budget.retries == 1
+
+
+def test_deposits_from_many_threads_are_all_counted() -> None:
+    import threading
+
+    clock = FakeClock(0.0)
+    budget = RetryBudget(ratio=0.5, min_per_sec=0.0, clock=clock)
+    threads = [
+        threading.Thread(target=lambda: [budget.deposit() for _ in range(1000)]) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    granted = sum(budget.try_spend() for _ in range(5000))
+    assert granted == 4000  # 0.5 x 8,000 deposits, none lost
