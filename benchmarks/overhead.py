@@ -15,7 +15,6 @@ are shared with ``huddle bench`` (:mod:`huddle_client.bench._overhead`).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import platform
 import re
@@ -31,6 +30,7 @@ from huddle_client.bench._overhead import (
     memory_kb,
     per_call_us,
 )
+from huddle_client.bench._reference import import_reference
 
 URLS = [f"http://127.0.0.1:{9000 + i}" for i in range(6)]
 TUPLES = [(f"s{i}", "127.0.0.1", 9000 + i) for i in range(20)]
@@ -114,9 +114,7 @@ def main() -> None:
     count, repeats = (20_000, 3) if args.quick else (200_000, 7)
     ref_count = max(200, count // 100)
 
-    logging.getLogger().setLevel(logging.WARNING)
-    import huddle_cluster
-
+    huddle_cluster = import_reference()  # without its import-time logging.basicConfig
     plain = create_cluster(URLS, auto_rotate=False)
     running = create_cluster(URLS)
     reference = huddle_cluster.create_cluster([t[:3] for t in TUPLES[:6]])
