@@ -11,6 +11,7 @@ from ._cluster import HuddleCluster, create_cluster
 from ._events import Reason, RotationEvent
 from ._failover import FailoverRun
 from ._outcome import FailureKind
+from ._parse import UpstreamSpec
 from ._retry import (
     DEFAULT_RETRY_STATUSES,
     IDEMPOTENT_METHODS,
@@ -39,6 +40,7 @@ __all__ = [
     "RotationEvent",
     "Server",
     "Upstream",
+    "UpstreamSpec",
     "create_cluster",
     "is_idempotent",
 ]

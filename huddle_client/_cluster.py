@@ -27,7 +27,7 @@ from ._attempt import Attempt
 from ._events import Reason, RotationEvent
 from ._health import build_report, describe, gini
 from ._outcome import FailureKind
-from ._parse import parse_upstream, parse_upstreams
+from ._parse import UpstreamSpec, parse_upstream, parse_upstreams
 from ._probe import Probe, ProbeRunner
 from ._rotation import RotationCycle
 from ._upstream import NEVER, Position, Upstream
@@ -231,7 +231,7 @@ class HuddleCluster(RotationCycle):
         self._stop: threading.Event | None = None
         self._prober: ProbeRunner | None = None
 
-    def add_server(self, server: object, force_inner: bool = False) -> Upstream:
+    def add_server(self, server: UpstreamSpec, force_inner: bool = False) -> Upstream:
         """Add an upstream (URL, reference tuple or :class:`Upstream`); return it.
 
         It joins the inner ring at once when ``force_inner`` is set and there is room;
@@ -735,7 +735,7 @@ def _temp(up: Upstream) -> float:
     return up.temperature
 
 
-def create_cluster(upstreams: Iterable[object], **options: Any) -> HuddleCluster:
+def create_cluster(upstreams: Iterable[UpstreamSpec], **options: Any) -> HuddleCluster:
     """Build a cluster from URLs or reference tuples; the first max_inner_size are active.
 
     Example::

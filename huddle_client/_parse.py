@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from . import _validate
 from ._upstream import Upstream
 
+#: What users may write for an upstream (a URL, a reference tuple, or an Upstream).
 UpstreamSpec = str | tuple[str, str, int] | tuple[str, str, int, float] | Upstream
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
