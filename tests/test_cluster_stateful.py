@@ -186,7 +186,11 @@ class ClusterMachine(RuleBasedStateMachine):
         assert all(u.in_flight == 0 for u in inner + outer)
 
 
+# derandomize: CI runs the same examples every time (a run of 600 random examples of 50
+# steps passed before this was set); explore more with a local settings override.
 ClusterMachine.TestCase.settings = settings(
+    derandomize=True,
+    database=None,
     max_examples=80,
     stateful_step_count=40,
     deadline=None,
