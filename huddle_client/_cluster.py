@@ -725,10 +725,9 @@ class HuddleCluster(RotationCycle):
         return render_metrics(self)
 
     def __repr__(self) -> str:
-        return (
-            f"HuddleCluster(inner={len(self._inner)}, outer={len(self._outer)}, "
-            f"running={self.running})"
-        )
+        inner, outer = getattr(self, "_inner", ()), getattr(self, "_outer", ())
+        running = getattr(self, "_thread", None) is not None  # safe on a half-built cluster
+        return f"HuddleCluster(inner={len(inner)}, outer={len(outer)}, running={running})"
 
 
 def _temp(up: Upstream) -> float:

@@ -24,6 +24,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def parse_upstream(spec: object, *, window: int = 10) -> Upstream:
     """Build one :class:`Upstream` from a URL, a reference tuple or an Upstream."""
     if isinstance(spec, Upstream):
+        if spec.window != window:
+            raise ValueError(
+                f"upstreams: Upstream {spec.id!r} keeps {spec.window} outcomes but the "
+                f"cluster's latency_window is {window}; build it with window={window}"
+            )
         return spec
     if isinstance(spec, str):
         return _from_url(spec, window)

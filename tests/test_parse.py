@@ -71,3 +71,10 @@ def test_empty_and_duplicate_lists_are_rejected() -> None:
 def test_create_cluster_rejects_bad_input_before_building_anything() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         create_cluster([("a", "h", 1), ("a", "h", 2)])
+
+
+def test_an_upstream_object_must_match_the_cluster_window() -> None:
+    up = Upstream("x", "127.0.0.1", 1, window=5)
+    assert parse_upstream(up, window=5) is up
+    with pytest.raises(ValueError, match=r"keeps 5 outcomes but the cluster's latency_window"):
+        create_cluster([up])
