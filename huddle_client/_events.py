@@ -16,7 +16,6 @@ class Reason(str, enum.Enum):
     MANUAL = "manual"
     COOLED = "cooled"
     REFILL = "refill"  # pulled in to keep the inner ring at min_inner_size
-    ADDED = "added"
 
     def __str__(self) -> str:
         return self.value

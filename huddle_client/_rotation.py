@@ -107,7 +107,6 @@ class RotationCycle:
         up.inner_time += now - up.inner_since
         up.last_moved = now
         up.rotation_count += 1
-        up.consecutive_ejections += 1
         if reason is Reason.ABSOLUTE_LATENCY:
             # Without this a floor breach would cool below cool_threshold and come straight
             # back: the relative score alone says nothing is wrong.
@@ -122,7 +121,6 @@ class RotationCycle:
         up.inner_since = now
         up.last_moved = now
         up.rotation_count += 1
-        up.consecutive_ejections = 0
         self._inner.append(up)
         self._record_event(up, OUTER_TO_INNER, reason)
 

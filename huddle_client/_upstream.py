@@ -47,7 +47,6 @@ class Upstream:
         "anomaly",
         "base_path",
         "cold_until",
-        "consecutive_ejections",
         "cpu_usage",
         "duration_ms",
         "err_n",
@@ -118,7 +117,6 @@ class Upstream:
         self.inner_since = 0.0
         self.inner_time = 0.0
         self.rotation_count = 0
-        self.consecutive_ejections = 0
         self.probe_due = False
         #: When its current probe was handed out (NEVER when none is running).
         self.probe_started = NEVER
