@@ -280,9 +280,7 @@ class HuddleCluster(RotationCycle):
             up = self._servers.get(server_id)
             if up is None or up.position is not Position.INNER:
                 return False
-            now = self._clock()
-            self._move_out(up, Reason.MANUAL, now)
-            self._refill(now)
+            self._eject(up, Reason.MANUAL, self._clock())
         self._flush_events()
         return True
 
@@ -292,9 +290,7 @@ class HuddleCluster(RotationCycle):
             up = self._resolve(server)
             up.healthy = healthy
             if not healthy and up.position is Position.INNER:
-                now = self._clock()
-                self._move_out(up, Reason.HEALTH_FAIL, now)
-                self._refill(now)
+                self._eject(up, Reason.HEALTH_FAIL, self._clock())
         self._flush_events()
 
     def _resolve(self, server: Upstream | str) -> Upstream:
@@ -525,13 +521,11 @@ class HuddleCluster(RotationCycle):
             if failure is not None and failure.proves_down:
                 up.healthy = False
                 if up.position is Position.INNER:
-                    self._move_out(up, Reason.CONNECT_FAILED, self._clock())
-                    self._refill(self._clock())
+                    self._eject(up, Reason.CONNECT_FAILED, self._clock())
             elif probe and is_error:
                 up.healthy = False
                 if up.position is Position.INNER:  # promoted while its probe was running
-                    self._move_out(up, Reason.HEALTH_FAIL, self._clock())
-                    self._refill(self._clock())
+                    self._eject(up, Reason.HEALTH_FAIL, self._clock())
             elif up.position is Position.INNER and (
                 temperature >= up.evict_at or self.absolute_latency_floor_ms is not None
             ):

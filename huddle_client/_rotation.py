@@ -113,6 +113,11 @@ class RotationCycle:
             up.temperature = max(up.temperature, 0.8)
         self._record_event(up, INNER_TO_OUTER, reason)
 
+    def _eject(self, up: Upstream, reason: Reason, now: float) -> None:
+        """Take ``up`` out now, past the cap and the cooldown, and keep min_inner_size."""
+        self._move_out(up, reason, now)
+        self._refill(now)
+
     def _move_in(self, up: Upstream, reason: Reason, now: float) -> None:
         self._outer.remove(up)
         if up in self._trickle:
